@@ -1,0 +1,30 @@
+# The project's own install: a local .venv with pinned dependencies.
+# `make demo` runs the main job on the bundled samples, `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,pythia]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/latentsym inspect samples/*.lhe.gz samples/*.root
+
+test: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests samples benchmarks
+	$(BIN)/ruff format --check src tests samples benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV)

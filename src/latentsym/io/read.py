@@ -1,0 +1,159 @@
+"""``read_events`` and ``iterate_events``: one entry point for every event-file format."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from latentsym.errors import ConfigError, EventFileError
+from latentsym.io.schema import EventFile
+
+__all__ = ["FORMATS", "detect_format", "iterate_events", "read_events"]
+
+FORMATS = ("lhe", "lhe.gz", "root")
+
+
+def _check_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise EventFileError(f"{p}: no such file. Check the path (relative paths start at {Path.cwd()}).")
+    if p.is_dir():
+        raise EventFileError(
+            f"{p}: is a directory, not an event file. Give the file itself, e.g. {p}/events.lhe.gz "
+            "(a shell glob such as dir/*.root passes several files)."
+        )
+    if not os.access(p, os.R_OK):
+        raise EventFileError(f"{p}: permission denied. Make the file readable (chmod u+r).")
+    return p
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Detect the format of an event file from its first bytes.
+
+    Returns:
+        ``"lhe"``, ``"lhe.gz"`` or ``"root"``.
+
+    Raises:
+        EventFileError: when the file is missing, a directory, empty, or neither LHE
+            (plain or gzip) nor ROOT.
+    """
+    p = _check_path(path)
+    with p.open("rb") as fh:
+        head = fh.read(4096)
+    if not head:
+        raise EventFileError(f"{p}: the file is empty. Expected an LHE (.lhe, .lhe.gz) or ROOT file.")
+    if head[:4] == b"root":
+        return "root"
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(p, "rb") as gz:
+                text = gz.read(4096)
+        except (OSError, EOFError) as exc:
+            raise EventFileError(
+                f"{p}: corrupt gzip stream at the start of the file ({exc}). "
+                "Re-download or re-generate the file; `gzip -t` checks it."
+            ) from exc
+        if b"<LesHouchesEvents" in text:
+            return "lhe.gz"
+        raise EventFileError(
+            f"{p}: a gzip file whose content is not LHE (no <LesHouchesEvents> tag in the first "
+            "4 kB). latentsym reads .lhe, .lhe.gz and ROOT files."
+        )
+    if b"<LesHouchesEvents" in head:
+        return "lhe"
+    raise EventFileError(
+        f"{p}: not an LHE or ROOT file (no <LesHouchesEvents> tag in the first 4 kB and no ROOT "
+        "header). latentsym reads .lhe, .lhe.gz and ROOT files (TTree or RNTuple)."
+    )
+
+
+def read_events(
+    path: str | os.PathLike[str],
+    *,
+    max_events: int | None = None,
+    format: str | None = None,
+    **options: Any,
+) -> EventFile:
+    """Read an event file into the latentsym event schema.
+
+    Args:
+        path: an ``.lhe``, ``.lhe.gz`` or ROOT file.
+        max_events: read at most this many events (from the start of the file).
+        format: force ``"lhe"``, ``"lhe.gz"`` or ``"root"`` instead of detecting it.
+        **options: format-specific options; for ROOT files ``tree``, ``layout``,
+            ``collections``, ``branches``, ``sqrt_s``, ``beams``
+            (see :func:`latentsym.io.root.read_root`).
+
+    Returns:
+        ``EventFile(events, info)``: an awkward array of events and a :class:`RunInfo`.
+
+    Example:
+        >>> events, info = read_events("samples/ee_mumu_91GeV.lhe.gz")  # doctest: +SKIP
+        >>> events.particles.p4.mass  # doctest: +SKIP
+    """
+    fmt = _resolve_format(path, format)
+    _check_max_events(max_events)
+    if fmt in ("lhe", "lhe.gz"):
+        if options:
+            raise ConfigError(
+                f"{path}: options {sorted(options)} apply to ROOT files only; an LHE file takes "
+                "only max_events."
+            )
+        from latentsym.io.lhe import read_lhe
+
+        return read_lhe(path, max_events=max_events)
+    from latentsym.io.root import read_root
+
+    return read_root(path, max_events=max_events, **options)
+
+
+def iterate_events(
+    path: str | os.PathLike[str],
+    *,
+    step_size: int = 100_000,
+    max_events: int | None = None,
+    format: str | None = None,
+    **options: Any,
+) -> Iterator[EventFile]:
+    """Read an event file in chunks of ``step_size`` events.
+
+    Yields ``EventFile(events, info)`` per chunk; ``info.n_events`` is the chunk's size and
+    ``info.extra["first_event"]`` the index of its first event in the file.
+
+    Example:
+        >>> for events, info in iterate_events("big.lhe.gz", step_size=50_000):  # doctest: +SKIP
+        ...     process(events)
+    """
+    if int(step_size) < 1:
+        raise ConfigError(f"step_size must be a positive number of events, got {step_size}")
+    fmt = _resolve_format(path, format)
+    _check_max_events(max_events)
+    if fmt in ("lhe", "lhe.gz"):
+        if options:
+            raise ConfigError(
+                f"{path}: options {sorted(options)} apply to ROOT files only."
+            )
+        from latentsym.io.lhe import iterate_lhe
+
+        yield from iterate_lhe(path, step_size=step_size, max_events=max_events)
+    else:
+        from latentsym.io.root import iterate_root
+
+        yield from iterate_root(path, step_size=step_size, max_events=max_events, **options)
+
+
+def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
+    if format is None:
+        return detect_format(path)
+    if format not in FORMATS:
+        raise ConfigError(f"unknown format {format!r}; allowed: {', '.join(FORMATS)}")
+    _check_path(path)
+    return format
+
+
+def _check_max_events(max_events: int | None) -> None:
+    if max_events is not None and int(max_events) < 1:
+        raise ConfigError(f"max_events must be a positive number of events, got {max_events}")
