@@ -1,0 +1,175 @@
+"""Select one fixed final-state topology, with particles in a stable order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+
+from latentsym.errors import SchemaError, TopologyError
+from latentsym.physics.pdg import name_of, parse_topology
+
+__all__ = ["FinalState", "final_state_counts", "select_final_state", "topology_name"]
+
+
+def topology_name(pids: tuple[int, ...]) -> str:
+    """Space-separated particle names of a topology, e.g. ``"mu+ mu-"``."""
+    return " ".join(name_of(p) for p in pids)
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """Events reduced to one final-state topology.
+
+    Particle order (the same in every event): by PDG id ascending, then by descending
+    energy among identical ids. For ``mu+ mu-`` that is ``(mu+, mu-)`` since -13 < 13.
+
+    Attributes:
+        particles: ``[N, n]`` records (``p4`` Momentum4D, ``pid``, ``status``, ...).
+        pids: the PDG ids of the n particles, in order.
+        weight: ``[N]`` nominal event weights.
+        event_index: ``[N]`` index of each kept event in the input array.
+        n_input: number of events given.
+        dropped: reason -> number of events dropped for it.
+    """
+
+    particles: ak.Array
+    pids: tuple[int, ...]
+    weight: np.ndarray
+    event_index: np.ndarray
+    n_input: int
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Particle names, in order."""
+        return tuple(name_of(p) for p in self.pids)
+
+    @property
+    def n_events(self) -> int:
+        """Number of events kept."""
+        return len(self.weight)
+
+    @property
+    def n_particles(self) -> int:
+        """Number of final-state particles per event."""
+        return len(self.pids)
+
+    @property
+    def p4(self) -> ak.Array:
+        """``[N, n]`` Momentum4D of the ordered final-state particles."""
+        return self.particles.p4
+
+    def momenta(self) -> np.ndarray:
+        """``[N, n, 4]`` float64 array of (E, px, py, pz) in GeV."""
+        p4 = self.particles.p4
+        comps = [p4.E, p4.px, p4.py, p4.pz]
+        n = self.n_particles
+        return np.stack([ak.to_numpy(c).reshape(-1, n) for c in comps], axis=-1)
+
+    def summary(self) -> str:
+        """One line: kept / input and the drop reasons."""
+        text = f"{topology_name(self.pids)}: kept {self.n_events} of {self.n_input} events"
+        if self.dropped:
+            text += "; dropped: " + ", ".join(f"{n} {why}" for why, n in self.dropped.items())
+        return text
+
+
+def _outgoing(events: ak.Array) -> ak.Array:
+    parts = events.particles
+    return parts[parts.status == 1]
+
+
+def final_state_counts(events: ak.Array) -> list[tuple[tuple[int, ...], int]]:
+    """All final-state topologies (sorted PDG ids of status-1 particles) with their counts.
+
+    Returns:
+        ``[(pids, count), ...]`` sorted by count, most common first.
+    """
+    pid = _outgoing(events).pid
+    sorted_pid = ak.sort(pid, axis=1)
+    keys = [tuple(row) for row in ak.to_list(sorted_pid)]
+    return sorted(Counter(keys).items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def select_final_state(
+    events: ak.Array,
+    topology: str | list[int] | list[str] | tuple[int | str, ...] | None = None,
+) -> FinalState:
+    """Keep the events whose outgoing final state (status 1) is exactly ``topology``.
+
+    Args:
+        events: an event array in the latentsym schema.
+        topology: particle names or PDG ids (``"mu+ mu-"``, ``[-13, 13]``); by default the
+            most common final state of the sample.
+
+    Returns:
+        A :class:`FinalState` with the particles in the documented order and the counts
+        of kept and dropped events.
+
+    Raises:
+        TopologyError: when no event has the requested final state (lists the ones present).
+
+    Example:
+        >>> fs = select_final_state(events, "mu+ mu-")  # doctest: +SKIP
+        >>> fs.summary()  # doctest: +SKIP
+        'mu+ mu-: kept 20000 of 20000 events'
+    """
+    if "particles" not in ak.fields(events):
+        raise SchemaError("events have no 'particles' field; read them with latentsym.read_events")
+    counts = final_state_counts(events)
+    n_input = len(events)
+    if not counts:
+        raise TopologyError("no events given")
+    if topology is None:
+        wanted = counts[0][0]
+        if not wanted:
+            raise TopologyError(
+                "the most common final state is empty: the events have no outgoing (status 1) "
+                "particles. Check the file's status codes."
+            )
+    else:
+        wanted = parse_topology(topology)
+    present = dict(counts)
+    if wanted not in present:
+        listing = "; ".join(f"{topology_name(k) or '(none)'}: {n}" for k, n in counts[:8])
+        raise TopologyError(
+            f"no event has the final state {topology_name(wanted)!r}. Present: {listing}"
+        )
+    out = _outgoing(events)
+    key = ak.sort(out.pid, axis=1)
+    n = len(wanted)
+    mask = ak.to_numpy(ak.num(out, axis=1) == n)
+    mask_idx = np.flatnonzero(mask)
+    if n:
+        same = np.all(ak.to_numpy(key[mask]).reshape(-1, n) == np.asarray(wanted), axis=1)
+        keep = np.zeros(n_input, dtype=bool)
+        keep[mask_idx[same]] = True
+    else:
+        keep = mask
+    dropped: dict[str, int] = {}
+    for k, c in counts:
+        if k != wanted:
+            reason = f"with final state {topology_name(k) or '(none)'}"
+            dropped[reason] = c
+    if len(dropped) > 6:
+        items = sorted(dropped.items(), key=lambda kv: -kv[1])
+        dropped = dict(items[:5])
+        dropped["with other final states"] = sum(c for _, c in items[5:])
+    sel = out[keep]
+    # stable order: PDG id ascending, then energy descending
+    order = ak.argsort(sel.p4.E, axis=1, ascending=False, stable=True)
+    sel = sel[order]
+    order = ak.argsort(sel.pid, axis=1, ascending=True, stable=True)
+    sel = sel[order]
+    sel = ak.to_regular(sel, axis=1)
+    return FinalState(
+        particles=sel,
+        pids=wanted,
+        weight=ak.to_numpy(events.weight[keep]).astype(np.float64),
+        event_index=np.flatnonzero(keep).astype(np.int64),
+        n_input=n_input,
+        dropped=dropped,
+    )
