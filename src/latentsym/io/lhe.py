@@ -1,0 +1,724 @@
+"""Read and write Les Houches Event files (``.lhe``, ``.lhe.gz``) through pylhe.
+
+Reading keeps everything the event record holds: per particle ``p4``, ``pid``,
+``status``, ``mother1``, ``mother2``, ``color1``, ``color2``, ``mass`` (the generator's
+mass column, GeV), ``lifetime`` (mm), ``spin``; per event ``weight`` (XWGTUP), ``weights``
+(the named weights), ``process_id`` (IDPRUP), ``scale`` (SCALUP, GeV), ``alpha_qed`` and
+``alpha_qcd``. Writing prints every number with the shortest decimal string that reads
+back to the same double, so ``read_lhe(write_lhe(read_lhe(f)))`` is bitwise lossless.
+Malformed files raise :class:`~latentsym.errors.EventFileError` naming the file, the
+event and, where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import warnings
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterator
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pylhe
+
+from latentsym.errors import ConfigError, EventFileError, OutputError, SchemaError
+from latentsym.io.read import detect_format
+from latentsym.io.schema import EventFile, RunInfo, make_events, sqrt_s_from_beams
+
+__all__ = ["iterate_lhe", "read_lhe", "write_lhe"]
+
+_FLOATS = attrgetter("px", "py", "pz", "e", "m", "lifetime", "spin")
+_INTS = attrgetter("id", "status", "mother1", "mother2", "color1", "color2")
+_EVENT_FIELDS = ("process_id", "scale", "alpha_qed", "alpha_qcd")
+# Keys of RunInfo.extra that the <init> block and <initrwgt> carry themselves.
+_INIT_KEYS = ("processes", "weighting_strategy", "pdf_group", "pdf_set", "weight_labels")
+_LAYOUT = (
+    "Each event starts with a line of 6 numbers (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP), "
+    "followed by NUP particle lines of 13 numbers (IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 "
+    "ICOLUP2 PX PY PZ E M VTIMUP SPINUP)"
+)
+# Numbers are printed without a precision: Python then writes the shortest string that
+# reads back to the same double (e.g. "91.1876", "-0.0", "1.2345678901234567e-05").
+_FORMAT = pylhe.LHEXMLFormat(
+    indent=" ",
+    eventinfo="{nparticles:d} {pid:d} {weight} {scale} {aqed} {aqcd}",
+    particle="{id:>5d} {status:>2d} {mother1:>2d} {mother2:>2d} {color1:>3d} {color2:>3d} "
+    "{px} {py} {pz} {e} {m} {lifetime} {spin}",
+    initinfo="{beamA:d} {beamB:d} {energyA} {energyB} {PDFgroupA:d} {PDFgroupB:d} "
+    "{PDFsetA:d} {PDFsetB:d} {weightingStrategy:d} {numProcesses:d}",
+    procinfo="{xSection} {error} {unitWeight} {procId:d}",
+)
+
+
+class _Exact(float):
+    """A float printed in full whatever format pylhe asks for (it prints weights as 11.4e)."""
+
+    def __format__(self, spec: str) -> str:
+        return repr(float(self))
+
+
+class _Init(pylhe.LHEInit):
+    """pylhe's <init> block without the empty line it prints when there is no process line
+    (pylhe cannot read that line back); no process line means "cross-section unknown"."""
+
+    __slots__ = ()
+
+    def tolhe(self, lheformat: pylhe.LHEXMLFormat = _FORMAT) -> str:
+        return super().tolhe(lheformat=lheformat).replace("\n\n</init>", "\n</init>")
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_lhe(path: str | os.PathLike[str], *, max_events: int | None = None) -> EventFile:
+    """Read an LHE file (plain or gzip) into the latentsym event schema.
+
+    Args:
+        path: an ``.lhe`` or ``.lhe.gz`` file.
+        max_events: read at most this many events from the start (default: all).
+
+    Returns:
+        ``EventFile(events, info)``: N events (momenta in GeV) and a :class:`RunInfo` with
+        beams, beam energies, sqrt_s, the cross-section (sum of XSECUP, pb) and its error
+        (quadrature sum), generators and the named weight ids. ``info.extra`` holds
+        ``weight_labels`` (id -> description from ``<initrwgt>``), ``processes``,
+        ``weighting_strategy`` (IDWTUP), ``pdf_group`` and ``pdf_set``.
+
+    Raises:
+        EventFileError: missing, not LHE, no ``<init>``, truncated, corrupt gzip, or a
+            non-numeric field (names the event and the line).
+        SchemaError: a NaN or infinite momentum or weight (names the event and the line).
+
+    Example:
+        >>> events, info = read_lhe("ee_mumu.lhe.gz")  # doctest: +SKIP
+        >>> info.sqrt_s, events.particles.p4.mass  # doctest: +SKIP
+    """
+    reader = _Reader(path)
+    try:
+        chunk = reader.pull(None if max_events is None else _positive("max_events", max_events))
+        return EventFile(chunk.build(reader, 0), reader.info(len(chunk)))
+    finally:
+        reader.close()
+
+
+def iterate_lhe(
+    path: str | os.PathLike[str], *, step_size: int, max_events: int | None = None
+) -> Iterator[EventFile]:
+    """Read an LHE file in chunks of ``step_size`` events, holding one chunk at a time.
+
+    Yields ``EventFile(events, info)`` per chunk; ``info.n_events`` is the chunk's size and
+    ``info.extra["first_event"]`` the index of its first event in the file.
+
+    Example:
+        >>> for events, info in iterate_lhe("big.lhe.gz", step_size=10_000):  # doctest: +SKIP
+        ...     print(info.extra["first_event"], len(events))
+    """
+    step = _positive("step_size", step_size)
+    limit = None if max_events is None else _positive("max_events", max_events)
+    reader = _Reader(path)
+    try:
+        first = 0
+        while not reader.done and (limit is None or first < limit):
+            n = step if limit is None else min(step, limit - first)
+            chunk = reader.pull(n)
+            if len(chunk) == 0:
+                break
+            yield EventFile(chunk.build(reader, first), reader.info(len(chunk), first))
+            first += len(chunk)
+    finally:
+        reader.close()
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive number of events, got {value!r}")
+    return int(value)
+
+
+class _Reader:
+    """pylhe's event generator with every failure turned into an EventFileError."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.format = detect_format(self.path)
+        self.done = False
+        self.n_read = 0
+        self.weight_names: list[str] | None = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.lhef = pylhe.LHEFile.fromfile(self.path)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise self._corrupt(exc, "in the header") from exc
+            except (ValueError, IndexError, KeyError, AttributeError) as exc:
+                detail = "".join(f"; {w.message}" for w in caught)
+                raise EventFileError(
+                    f"{self.path}: the header or <init> block is malformed or missing "
+                    f"({exc}{detail}). An LHE file needs <LesHouchesEvents>, an optional "
+                    "<header>, then <init> with the beam line (IDBMUP1 IDBMUP2 EBMUP1 EBMUP2 "
+                    "PDFGUP1 PDFGUP2 PDFSUP1 PDFSUP2 IDWTUP NPRUP) and one line per process "
+                    "(XSECUP XERRUP XMAXUP LPRUP) before the first <event>."
+                ) from exc
+        self._rethrow(caught)
+        self._events = iter(self.lhef.events)
+        self._extra = self._init_extra()
+        self._generators = _generators(self.lhef, self.path)
+
+    def close(self) -> None:
+        close = getattr(self.lhef.events, "close", None) if hasattr(self, "lhef") else None
+        if close is not None:
+            close()
+
+    def pull(self, limit: int | None) -> _Chunk:
+        """Read up to ``limit`` further events (all remaining when None)."""
+        chunk = _Chunk()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            while limit is None or len(chunk) < limit:
+                try:
+                    event = next(self._events)
+                except StopIteration:
+                    self.done = True
+                    break
+                except (OSError, EOFError, zlib.error) as exc:
+                    raise self._corrupt(exc, f"in event {self.n_read}") from exc
+                except (ValueError, IndexError, KeyError, AttributeError) as exc:
+                    raise self._malformed(exc) from exc
+                self._check(event)
+                chunk.add(event, self.weight_names or [])
+                self.n_read += 1
+        self._rethrow(caught)
+        return chunk
+
+    def _check(self, event: pylhe.LHEEvent) -> None:
+        if event.eventinfo.nparticles != len(event.particles):
+            raise EventFileError(
+                f"{self.path}: event {self.n_read}{self._line(self.n_read, 0)} declares "
+                f"NUP = {event.eventinfo.nparticles} particles but has "
+                f"{len(event.particles)} particle lines. {_LAYOUT}."
+            )
+        if self.weight_names is None:
+            order = self.lhef.header.initrwgt.list_weights_ids() if self.lhef.header else []
+            rank = {wid: i for i, wid in enumerate(order)}
+            self.weight_names = sorted(event.weights, key=lambda k: rank.get(k, len(rank)))
+        elif event.weights.keys() != set(self.weight_names):
+            have, want = set(event.weights), set(self.weight_names)
+            raise EventFileError(
+                f"{self.path}: event {self.n_read} has named weights different from the first "
+                f"event's (missing {sorted(want - have)[:5]}, extra {sorted(have - want)[:5]}). "
+                "Every event of a file must carry the same named weights: fix the file or "
+                "regenerate it with one weight set."
+            )
+
+    def _rethrow(self, caught: list[warnings.WarningMessage]) -> None:
+        for w in caught:
+            text = str(w.message)
+            if issubclass(w.category, RuntimeWarning) and text.startswith("Parse Error"):
+                raise self._truncated(text)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    def _truncated(self, text: str) -> EventFileError:
+        problem = _gzip_problem(self.path) if self.format == "lhe.gz" else None
+        if problem is not None:
+            return self._corrupt(OSError(problem), f"after event {self.n_read - 1}")
+        n = self.n_read
+        done = f"events 0 to {n - 1} are complete" if n else "no event is complete"
+        return EventFileError(
+            f"{self.path}: the file is cut off or not well-formed XML at event {n} "
+            f"({text.removeprefix('Parse Error: ')}; {done}). The file is truncated "
+            "(interrupted download or generator run) or damaged: re-generate or re-download "
+            "it; if only the closing </LesHouchesEvents> tag is missing, append it."
+        )
+
+    def _corrupt(self, exc: BaseException, where: str) -> EventFileError:
+        return EventFileError(
+            f"{self.path}: corrupt or truncated gzip stream {where} ({exc}). Re-download or "
+            f"re-generate the file; `gzip -t {self.path.name}` checks it."
+        )
+
+    def _malformed(self, exc: BaseException) -> EventFileError:
+        problem = _gzip_problem(self.path) if self.format == "lhe.gz" else None
+        if problem is not None:
+            return self._corrupt(OSError(problem), f"around event {self.n_read}")
+        if isinstance(exc, IndexError):
+            what, line = "a line with too few columns", self._line(self.n_read, None)
+        else:
+            token = re.search(r": '(.*)'$", str(exc))
+            line = self._line(self.n_read, token.group(1) if token else None)
+            what = f"{type(exc).__name__}: {exc}"
+        return EventFileError(
+            f"{self.path}: event {self.n_read}{line} is malformed ({what}). {_LAYOUT}. "
+            "Fix or remove that event."
+        )
+
+    def _line(self, event: int, what: int | str | None) -> str:
+        """`` (line L: 'text')`` locating a particle row or a bad token, or ``""``."""
+        rows = _event_lines(self.path, event)
+        if isinstance(what, int):
+            rows = rows[what : what + 1]
+        elif what is not None:
+            rows = [r for r in rows if what in re.split(r"[\s<>]+", r[1])][:1]
+        else:
+            rows = [r for i, r in enumerate(rows) if len(r[1].split()) < (6 if i == 0 else 13)]
+        return f" (line {rows[0][0]}: {rows[0][1].strip()[:120]!r})" if rows else ""
+
+    def _init_extra(self) -> dict[str, Any]:
+        init, header = self.lhef.init, self.lhef.header
+        extra: dict[str, Any] = {}
+        for element in header.extra_elements if header else []:
+            if element.tag == "latentsym" and element.text:
+                try:
+                    extra.update(json.loads(element.text))
+                except json.JSONDecodeError as exc:
+                    raise EventFileError(
+                        f"{self.path}: the <latentsym> header element is not valid JSON ({exc})."
+                        " Remove the element or restore it from the original file."
+                    ) from exc
+        info = init.initInfo
+        extra["processes"] = [
+            {"id": p.procId, "cross_section_pb": p.xSection, "error_pb": p.error,
+             "max_weight": p.unitWeight}
+            for p in init.procInfo
+        ]  # fmt: skip
+        extra["weighting_strategy"] = info.weightingStrategy
+        extra["pdf_group"] = [info.PDFgroupA, info.PDFgroupB]
+        extra["pdf_set"] = [info.PDFsetA, info.PDFsetB]
+        if header is not None and header.initrwgt.entries:
+            extra["weight_labels"] = {w.id: w.name for w in header.initrwgt.iter_weights()}
+        return extra
+
+    def info(self, n_events: int, first_event: int | None = None) -> RunInfo:
+        init = self.lhef.init.initInfo
+        procs = self.lhef.init.procInfo
+        beams = (init.beamA, init.beamB) if (init.beamA, init.beamB) != (0, 0) else None
+        energies = (init.energyA, init.energyB)
+        has_energy = energies != (0.0, 0.0)
+        extra = dict(self._extra)
+        if first_event is not None:
+            extra["first_event"] = first_event
+        return RunInfo(
+            path=str(self.path),
+            format=self.format,
+            n_events=n_events,
+            beams=beams,
+            beam_energies=energies if has_energy else None,
+            sqrt_s=sqrt_s_from_beams(energies, beams) if has_energy else None,
+            cross_section_pb=math.fsum(p.xSection for p in procs) if procs else None,
+            cross_section_error_pb=math.sqrt(math.fsum(p.error**2 for p in procs))
+            if procs
+            else None,
+            generators=self._generators,
+            weight_names=tuple(self.weight_names or ()),
+            extra=extra,
+        )
+
+
+class _Chunk:
+    """The values of a run of events: Python lists, moved to numpy every few thousand events."""
+
+    _BLOCK = 4096
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.blocks: list[tuple[np.ndarray, ...]] = []
+        self._clear()
+
+    def _clear(self) -> None:
+        self.counts: list[int] = []
+        self.floats: list[float] = []
+        self.ints: list[int] = []
+        self.event: list[tuple[int, float, float, float, float]] = []
+        self.weights: list[list[float]] = []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, event: pylhe.LHEEvent, names: list[str]) -> None:
+        self.counts.append(len(event.particles))
+        for p in event.particles:
+            self.floats.extend(_FLOATS(p))
+            self.ints.extend(_INTS(p))
+        ei = event.eventinfo
+        self.event.append((ei.pid, ei.weight, ei.scale, ei.aqed, ei.aqcd))
+        self.weights.append([event.weights[k] for k in names])
+        self.n += 1
+        if len(self.counts) == self._BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        n = len(self.counts)
+        if n == 0 and self.blocks:
+            return
+        width = len(self.weights[0]) if self.weights else 0
+        self.blocks.append(
+            (
+                np.asarray(self.counts, dtype=np.int64),
+                np.asarray(self.floats, dtype=np.float64).reshape(-1, 7),
+                np.asarray(self.ints, dtype=np.int64).reshape(-1, 6),
+                np.asarray(self.event, dtype=np.float64).reshape(n, 5),
+                np.asarray(self.weights, dtype=np.float64).reshape(n, width),
+            )
+        )
+        self._clear()
+
+    def build(self, reader: _Reader, first: int) -> ak.Array:
+        self._flush()
+        counts, f, i, ev, w = (np.concatenate(a) for a in zip(*self.blocks, strict=True))
+        names = reader.weight_names or []
+        _check_finite(reader, f, ev[:, 1], counts, first)
+
+        def jag(column: np.ndarray) -> ak.Array:
+            return ak.unflatten(column, counts)
+
+        events = make_events(
+            px=jag(f[:, 0]), py=jag(f[:, 1]), pz=jag(f[:, 2]), E=jag(f[:, 3]),
+            pid=jag(i[:, 0]), status=jag(i[:, 1]), weight=ev[:, 1],
+            weights={k: w[:, j] for j, k in enumerate(names)} or None,
+            extra={
+                "mother1": jag(i[:, 2]), "mother2": jag(i[:, 3]), "color1": jag(i[:, 4]),
+                "color2": jag(i[:, 5]), "mass": jag(f[:, 4]), "lifetime": jag(f[:, 5]),
+                "spin": jag(f[:, 6]),
+            },
+            source=str(reader.path),
+        )  # fmt: skip
+        events = ak.with_field(events, ev[:, 0].astype(np.int64), "process_id")
+        for j, name in enumerate(_EVENT_FIELDS[1:], start=2):
+            events = ak.with_field(events, ev[:, j], name)
+        return events
+
+
+def _check_finite(
+    reader: _Reader, f: np.ndarray, weight: np.ndarray, counts: np.ndarray, first: int
+) -> None:
+    bad = np.flatnonzero(~np.isfinite(f[:, :4]).all(axis=1))
+    if bad.size:
+        row = int(bad[0])
+        event = int(np.searchsorted(np.cumsum(counts), row, side="right"))
+        part = row - int(counts[:event].sum())
+        col = int(np.flatnonzero(~np.isfinite(f[row, :4]))[0])
+        where = reader._line(first + event, part + 1)
+        raise SchemaError(
+            f"{reader.path}: event {first + event}, particle {part}"
+            f"{where}: {('px', 'py', 'pz', 'E')[col]} is {f[row, col]} "
+            f"({bad.size} particles with non-finite momenta in this read). Fix or remove these "
+            "events (the generator wrote NaN or inf), e.g. with a filter before reading."
+        )
+    if not np.isfinite(weight).all():
+        event = int(np.flatnonzero(~np.isfinite(weight))[0])
+        raise SchemaError(
+            f"{reader.path}: event {first + event}{reader._line(first + event, 0)}: the "
+            f"event weight XWGTUP is {weight[event]}. Event weights must be finite numbers."
+        )
+
+
+def _event_lines(path: Path, index: int) -> list[tuple[int, str]]:
+    """(line number, text) of the data lines of event ``index``; only used to name lines."""
+    rows: list[tuple[int, str]] = []
+    seen = -1
+    try:
+        with path.open("rb") as probe:
+            is_gzip = probe.read(2) == b"\x1f\x8b"
+        opener = gzip.open if is_gzip else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            for lineno, line in enumerate(fh, 1):
+                text = line.strip()
+                if text.startswith("<event"):
+                    seen += 1
+                elif seen == index:
+                    if text.startswith("</event") or (text.startswith("<") and rows):
+                        break
+                    if text and not text.startswith(("#", "<")):
+                        rows.append((lineno, line.rstrip("\n")))
+                elif seen > index:
+                    break
+    except (OSError, EOFError, zlib.error):
+        pass
+    return rows
+
+
+def _gzip_problem(path: Path) -> str | None:
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        return str(exc)
+    return None
+
+
+def _generators(lhef: pylhe.LHEFile, path: Path) -> tuple[str, ...]:
+    """Generators as "name version": <generator> tags, else <MGVersion> or a comment."""
+    out = [
+        " ".join(s for s in ((g.name or g.description).strip(), g.version.strip()) if s)
+        for g in lhef.init.generators
+    ]
+    for element in lhef.header.extra_elements if lhef.header else []:
+        version = (element.text or "").strip().lstrip("#").strip()
+        if element.tag == "MGVersion" and version and not any("MadGraph" in g for g in out):
+            out.append("MadGraph5 " + re.sub(r"^5\.(?=\d+\.\d+)", "", version))
+    own = any(e.tag == "latentsym" for e in (lhef.header.extra_elements if lhef.header else []))
+    if not out and not own:
+        found = re.search(
+            r"(?:generated|created)\s+(?:with|by)\s+([A-Za-z][\w+@-]*)(?:[ \t]+v?(\d[\w.]*))?",
+            _head(path),
+        )
+        if found:
+            out.append(" ".join(g for g in found.groups() if g))
+    return tuple(out)
+
+
+def _head(path: Path, size: int = 16384) -> str:
+    """The first ``size`` bytes of the (decompressed) file up to ``<init``, as text."""
+    with path.open("rb") as probe:
+        is_gzip = probe.read(2) == b"\x1f\x8b"
+    try:
+        with gzip.open(path, "rb") if is_gzip else path.open("rb") as fh:
+            text = fh.read(size).decode("utf-8", errors="replace")
+    except (OSError, EOFError, zlib.error):
+        return ""
+    return text.split("<init", 1)[0]
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def write_lhe(
+    events: ak.Array,
+    path: str | os.PathLike[str],
+    info: RunInfo | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write events in the latentsym schema to an LHE file (gzip when the name ends .gz).
+
+    Numbers are printed in full (shortest round-trip form), so reading the file back gives
+    bitwise identical momenta and weights. Per-particle fields the events lack get the LHE
+    defaults (mothers and colours 0, lifetime 0, spin 9, mass from ``p4``); per-event
+    ``process_id``, ``scale``, ``alpha_qed``, ``alpha_qcd`` default to the single process
+    id and -1. The run information (beams, energies, cross-section, generators, named
+    weights with their labels) goes into ``<init>`` and ``<initrwgt>``; the rest of
+    ``info.extra`` is stored as JSON in a ``<latentsym>`` header element and read back.
+
+    Args:
+        events: N events with ``particles`` (``p4``, ``pid``, ``status``, ...) and ``weight``.
+        path: output ``.lhe`` or ``.lhe.gz`` file; written atomically.
+        info: run metadata (default: beams and cross-section unknown).
+        overwrite: replace an existing file.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: the file exists (without ``overwrite=True``), the folder is missing,
+            or the suffix is neither ``.lhe`` nor ``.lhe.gz``.
+        SchemaError: ``events`` lack ``particles`` or ``weight``, or a weight name cannot
+            be written.
+
+    Example:
+        >>> events, info = read_lhe("in.lhe")  # doctest: +SKIP
+        >>> write_lhe(events[:100], "first100.lhe.gz", info)  # doctest: +SKIP
+    """
+    out = Path(path)
+    compress = out.name.endswith(".lhe.gz")
+    if not (compress or out.name.endswith(".lhe")):
+        raise OutputError(f"{out}: an LHE file name must end in .lhe or .lhe.gz (gzip).")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a directory. Give a file name ending in .lhe or .lhe.gz.")
+    if out.exists() and not overwrite:
+        raise OutputError(
+            f"{out}: exists. Pass overwrite=True to replace it, or choose another path."
+        )
+    if not out.parent.is_dir():
+        raise OutputError(f"{out}: the folder {out.parent} does not exist. Create it first.")
+    lhef = _to_pylhe(events, info, str(out))
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if compress:
+                # mtime=0 and no file name in the gzip header: identical input, identical bytes.
+                with (
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+                    io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as text,
+                ):
+                    lhef.write(text, lheformat=_FORMAT)
+            else:
+                with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as text:
+                    lhef.write(text, lheformat=_FORMAT)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _to_pylhe(events: ak.Array, info: RunInfo | None, source: str) -> pylhe.LHEFile:
+    fields = set(ak.fields(events))
+    if not {"particles", "weight"} <= fields:
+        raise SchemaError(
+            f"{source}: the events have fields {sorted(fields)}; writing LHE needs "
+            "'particles' and 'weight' (build them with latentsym.io.make_events)."
+        )
+    info = info or RunInfo(path=source, format="lhe", n_events=len(events))
+    extra = dict(info.extra)
+    names = list(ak.fields(events.weights)) if "weights" in fields else []
+    labels = dict(extra.get("weight_labels") or {})
+    for name in names:
+        if not name or re.search(r"[\s<>&'\"]", name):
+            raise SchemaError(
+                f"{source}: weight name {name!r} cannot be written to LHE: use names without "
+                "spaces, quotes, '<', '>' or '&' (e.g. 'muR2_muF1')."
+            )
+    weight = ak.to_numpy(events.weight).astype(np.float64)
+    procs = _processes(info, extra, events, weight)
+    beams = info.beams or (0, 0)
+    energies = info.beam_energies or (0.0, 0.0)
+    group = [int(v) for v in extra.get("pdf_group", (-1, -1))]
+    pdf_set = [int(v) for v in extra.get("pdf_set", (-1, -1))]
+    init_info = pylhe.LHEInitInfo(
+        beamA=int(beams[0]), beamB=int(beams[1]),
+        energyA=float(energies[0]), energyB=float(energies[1]),
+        PDFgroupA=group[0], PDFgroupB=group[1], PDFsetA=pdf_set[0], PDFsetB=pdf_set[1],
+        weightingStrategy=int(
+            extra.get("weighting_strategy", 3 if np.all(weight == weight[:1]) else -4)
+        ),
+        numProcesses=len(procs),
+    )  # fmt: skip
+    generators = [
+        pylhe.LHEGenerator(name=g.rsplit(" ", 1)[0], version=g.rsplit(" ", 1)[1], description="")
+        if " " in g
+        else pylhe.LHEGenerator(name=g, version="", description="")
+        for g in info.generators
+    ]
+    rest = {k: v for k, v in extra.items() if k not in (*_INIT_KEYS, "first_event")}
+    elements = []
+    if rest:
+        try:
+            text = json.dumps(rest)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"{source}: info.extra must be JSON-serialisable to be stored in the LHE "
+                f"header ({exc}). Convert its values to numbers, strings, lists or dicts."
+            ) from exc
+        elements.append(ET.Element("latentsym"))
+        elements[0].text = text
+    rwgt = [pylhe.LHEInitRWGTWeight(id=n, name=str(labels.get(n, ""))) for n in names]
+    header = (
+        pylhe.LHEHeader(initrwgt=pylhe.LHEInitRWGT(entries=list(rwgt)), extra_elements=elements)
+        if rwgt or elements
+        else None
+    )
+    default_proc = procs[0].procId if len(procs) == 1 else 1
+    return pylhe.LHEFile(
+        init=_Init(initInfo=init_info, procInfo=procs, generators=generators),
+        events=_events(events, weight, names, default_proc),
+        header=header,
+    )
+
+
+def _processes(
+    info: RunInfo, extra: dict[str, Any], events: ak.Array, weight: np.ndarray
+) -> list[pylhe.LHEProcInfo]:
+    listed = extra.get("processes") or []
+    if (
+        listed
+        and info.cross_section_pb is not None
+        and math.isclose(
+            math.fsum(p["cross_section_pb"] for p in listed), info.cross_section_pb, rel_tol=1e-12
+        )
+    ):
+        return [
+            pylhe.LHEProcInfo(
+                float(p["cross_section_pb"]), float(p["error_pb"]), float(p["max_weight"]),
+                int(p["id"]),
+            )
+            for p in listed
+        ]  # fmt: skip
+    if info.cross_section_pb is None:
+        return []
+    ids: Any = []
+    if "process_id" in ak.fields(events):
+        ids = np.unique(ak.to_numpy(events.process_id))
+    return [
+        pylhe.LHEProcInfo(
+            float(info.cross_section_pb),
+            float(info.cross_section_error_pb or 0.0),
+            float(np.max(np.abs(weight))) if len(weight) else 1.0,
+            int(ids[0]) if len(ids) == 1 else 1,
+        )
+    ]
+
+
+def _events(
+    events: ak.Array, weight: np.ndarray, names: list[str], default_proc: int
+) -> Iterator[pylhe.LHEEvent]:
+    """pylhe events built lazily, a block of events at a time, from ``events``."""
+    block = 4096
+    for start in range(0, len(events), block):
+        stop = start + block
+        yield from _block_events(events[start:stop], weight[start:stop], names, default_proc)
+
+
+def _block_events(
+    events: ak.Array, weight: np.ndarray, names: list[str], default_proc: int
+) -> Iterator[pylhe.LHEEvent]:
+    particles = events.particles
+    fields = set(ak.fields(particles))
+    counts = ak.to_numpy(ak.num(particles, axis=1))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    n_flat = int(offsets[-1])
+
+    def flat(values: Any) -> np.ndarray:
+        return np.asarray(ak.to_numpy(ak.flatten(values, axis=1)))
+
+    p4 = particles.p4
+    px, py, pz, e = (flat(getattr(p4, c)).astype(np.float64) for c in ("px", "py", "pz", "E"))
+    if "mass" in fields:
+        mass = flat(particles.mass).astype(np.float64)
+    else:
+        # E^2 - p^2 cancels digits: 9 significant digits are all a light particle's mass has.
+        computed = np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0)).tolist()
+        mass = np.array([float(f"{m:.9g}") for m in computed])
+
+    def column(name: str, default: float, dtype: type) -> list[Any]:
+        values = flat(particles[name]) if name in fields else np.full(n_flat, default)
+        return values.astype(dtype).tolist()
+
+    ints = [column(k, 0, np.int64) for k in ("pid", "status", "mother1", "mother2")]
+    ints += [column(k, 0, np.int64) for k in ("color1", "color2")]
+    floats = [a.tolist() for a in (px, py, pz, e, mass)]
+    floats += [column("lifetime", 0.0, np.float64), column("spin", 9.0, np.float64)]
+    top = set(ak.fields(events))
+    proc = _column_or(events, top, "process_id", default_proc, np.int64)
+    scale, aqed, aqcd = (_column_or(events, top, k, -1.0, np.float64) for k in _EVENT_FIELDS[1:])
+    named = [ak.to_numpy(events.weights[n]).astype(np.float64).tolist() for n in names]
+    w = weight.tolist()
+    for i in range(len(counts)):
+        a, b = offsets[i], offsets[i + 1]
+        yield pylhe.LHEEvent(
+            eventinfo=pylhe.LHEEventInfo(b - a, proc[i], w[i], scale[i], aqed[i], aqcd[i]),
+            particles=[
+                pylhe.LHEParticle(*(c[j] for c in ints), *(c[j] for c in floats))
+                for j in range(a, b)
+            ],
+            weights={n: _Exact(v[i]) for n, v in zip(names, named, strict=True)},
+        )
+
+
+def _column_or(
+    events: ak.Array, top: set[str], name: str, default: float, dtype: type
+) -> list[Any]:
+    values = ak.to_numpy(events[name]) if name in top else np.full(len(events), default)
+    return np.asarray(values).astype(dtype).tolist()
