@@ -1,0 +1,20 @@
+"""mplhep-styled figures: Axes in (``ax=None``), Axes or Figure out; never ``plt.show()``."""
+
+from latentsym.plotting.latents import plot_correlations, plot_latent_pairs
+from latentsym.plotting.relevance import plot_relevance
+from latentsym.plotting.save import FIGURE_FORMATS, save_figure
+from latentsym.plotting.style import CATEGORY_COLOURS, STYLES, scaled_size, use_style
+from latentsym.plotting.training import plot_training
+
+__all__ = [
+    "CATEGORY_COLOURS",
+    "FIGURE_FORMATS",
+    "STYLES",
+    "plot_correlations",
+    "plot_latent_pairs",
+    "plot_relevance",
+    "plot_training",
+    "save_figure",
+    "scaled_size",
+    "use_style",
+]
