@@ -1,0 +1,305 @@
+"""Trained models on disk: the :class:`TrainedModel` and its folder layout.
+
+A model folder holds
+
+- ``config.json``: format tag, model type, architecture (:class:`VAEConfig`), training
+  settings (:class:`TrainConfig`), feature names/units/representation and a fingerprint
+  of the training data;
+- ``scaler.json``: the feature scaler (:meth:`Scaler.to_dict`);
+- ``model.pt``: the weights, ``torch.save(state_dict)``, loaded with
+  ``torch.load(..., weights_only=True)``;
+- ``history.json``: per-epoch losses and timing;
+- ``state.pt`` (training folders only): what ``fit(..., resume=True)`` needs (current and
+  best weights, optimiser state, early-stopping counters), also weights-only.
+
+Every file is written atomically (a temporary file in the same folder, then
+``os.replace``).
+
+Example:
+    >>> trained.save("run/model")  # doctest: +SKIP
+    >>> again = load_model("run/model")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentsym.errors import ConfigError, OutputError
+from latentsym.features.build import FeatureMatrix
+from latentsym.features.scaler import Scaler
+from latentsym.models.config import TrainConfig, VAEConfig
+from latentsym.models.vae import VAE
+
+__all__ = [
+    "FORMAT",
+    "MODEL_FILES",
+    "MODEL_TYPES",
+    "TrainedModel",
+    "atomic_write",
+    "load_model",
+]
+
+FORMAT = "latentsym-model/1"
+"""Format tag written into ``config.json``."""
+MODEL_TYPES: dict[str, type[VAE]] = {"vae": VAE}
+"""Model classes by the ``model_type`` stored in ``config.json``."""
+MODEL_FILES = ("config.json", "scaler.json", "model.pt", "history.json")
+"""The files of a model folder."""
+
+_BATCH = 65536
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> None:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then replace ``path``."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, allow_nan=True).encode()
+    atomic_write(path, lambda fh: fh.write(text))
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: not a latentsym model folder (needs {MODEL_FILES})")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); the folder may be corrupt") from None
+
+
+@dataclass
+class TrainedModel:
+    """A trained VAE with everything needed to use it on physical features.
+
+    Attributes:
+        model: the VAE, in eval mode.
+        config: its architecture.
+        train_config: the training settings.
+        scaler: the feature scaler fitted on the training events.
+        feature_names: the F feature names, in order.
+        feature_units: their units.
+        representation: feature representation name.
+        history: one dict per epoch: ``epoch``, ``beta``, ``train_total``,
+            ``train_recon``, ``train_kl``, ``val_total``, ``val_recon``, ``val_kl`` (None
+            without validation), ``kl_per_dim`` (validation set when there is one),
+            ``seconds``.
+        epochs_run: epochs trained.
+        best_epoch: epoch (from 1) whose weights were kept.
+        train_seconds: wall time of the training and validation passes.
+        events_per_second: training events processed per second.
+        data: ``n_events``, ``n_train``, ``n_val`` and ``sha256`` of the features.
+    """
+
+    model: VAE
+    config: VAEConfig
+    train_config: TrainConfig
+    scaler: Scaler
+    feature_names: tuple[str, ...]
+    feature_units: tuple[str, ...]
+    representation: str
+    history: list[dict[str, Any]]
+    epochs_run: int
+    best_epoch: int
+    train_seconds: float
+    events_per_second: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latent_dim(self) -> int:
+        """Number of latent directions L."""
+        return self.config.latent_dim
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's weights."""
+        return next(self.model.parameters()).device
+
+    def _values(self, features: np.ndarray | FeatureMatrix) -> np.ndarray:
+        if isinstance(features, FeatureMatrix):
+            if features.names != self.feature_names:
+                raise ConfigError(
+                    f"features {list(features.names)} differ from the model's "
+                    f"{list(self.feature_names)}; build them with representation="
+                    f"{self.representation!r} for the same topology"
+                )
+            return features.values
+        values = np.asarray(features)
+        if values.ndim != 2 or values.shape[1] != self.config.n_features:
+            raise ConfigError(
+                f"expected features [N, {self.config.n_features}] "
+                f"({', '.join(self.feature_names)}); got shape {values.shape}"
+            )
+        return values
+
+    def encode(self, features: np.ndarray | FeatureMatrix) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and widths of physical features.
+
+        Args:
+            features: ``[N, F]`` features in physical units, or a FeatureMatrix.
+
+        Returns:
+            ``(mu, sigma)``, float64 ``[N, L]`` each.
+        """
+        x = self.scaler.transform(np.asarray(self._values(features), dtype=np.float64))
+        mus, sigmas = [], []
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(0, len(x), _BATCH):
+                xb = torch.as_tensor(x[i : i + _BATCH], dtype=torch.float32, device=self.device)
+                mu, logvar = self.model.encode(xb)
+                mus.append(mu.double().cpu().numpy())
+                sigmas.append(torch.exp(0.5 * logvar).double().cpu().numpy())
+        empty = np.zeros((0, self.latent_dim))
+        return (
+            np.concatenate(mus) if mus else empty,
+            np.concatenate(sigmas) if sigmas else empty,
+        )
+
+    def decode_tensor(self, z: torch.Tensor) -> torch.Tensor:
+        """Differentiable decoder in physical units: ``[..., L]`` -> ``[..., F]``.
+
+        For Jacobians, e.g. ``torch.func.jacrev(trained.decode_tensor)(z0)``.
+        """
+        return self.scaler.inverse_transform(self.model.decode(z))
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decoder means in physical units: ``[N, L]`` -> float64 ``[N, F]``."""
+        zz = np.asarray(z, dtype=np.float32)
+        if zz.ndim != 2 or zz.shape[1] != self.latent_dim:
+            raise ConfigError(f"expected latent points [N, {self.latent_dim}]; got {zz.shape}")
+        out = []
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(0, len(zz), _BATCH):
+                zb = torch.as_tensor(zz[i : i + _BATCH], device=self.device)
+                out.append(self.model.decode(zb).double().cpu().numpy())
+        y = np.concatenate(out) if out else np.zeros((0, self.config.n_features))
+        return self.scaler.inverse_transform(y)
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """Decode ``n`` latent points drawn from the prior N(0, 1): float64 ``[n, F]``."""
+        rng = np.random.default_rng(seed)
+        return self.decode(rng.standard_normal((n, self.latent_dim)))
+
+    def config_dict(self) -> dict[str, Any]:
+        """What ``config.json`` holds."""
+        return {
+            "format": FORMAT,
+            "model_type": self.model.model_type,
+            "model": self.config.to_dict(),
+            "train": self.train_config.to_dict(),
+            "features": {
+                "names": list(self.feature_names),
+                "units": list(self.feature_units),
+                "representation": self.representation,
+            },
+            "data": dict(self.data),
+        }
+
+    def history_dict(self) -> dict[str, Any]:
+        """What ``history.json`` holds."""
+        return {
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "train_seconds": self.train_seconds,
+            "events_per_second": self.events_per_second,
+            "epochs": self.history,
+        }
+
+    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the model folder (created if needed); returns its path.
+
+        Raises:
+            OutputError: a model file already exists there and ``overwrite`` is False.
+        """
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = [f for f in MODEL_FILES if (folder / f).exists()]
+        if existing and not overwrite:
+            raise OutputError(
+                f"{folder} already holds {existing}; pass overwrite=True to replace them "
+                "or choose another folder"
+            )
+        _write_model_files(folder, self, self.model.state_dict())
+        return folder
+
+
+def _write_model_files(folder: Path, trained: TrainedModel, weights: dict[str, Any]) -> None:
+    _write_json(folder / "config.json", trained.config_dict())
+    _write_json(folder / "scaler.json", trained.scaler.to_dict())
+    atomic_write(folder / "model.pt", lambda fh: torch.save(weights, fh))
+    _write_json(folder / "history.json", trained.history_dict())
+
+
+def load_model(directory: str | os.PathLike[str], *, device: str = "cpu") -> TrainedModel:
+    """Load a model folder written by :meth:`TrainedModel.save` or by ``fit(out_dir=...)``.
+
+    Args:
+        directory: the folder.
+        device: where to put the weights.
+
+    Returns:
+        The :class:`TrainedModel`, in eval mode.
+
+    Raises:
+        ConfigError: missing or inconsistent files.
+    """
+    folder = Path(directory)
+    cfg = _read_json(folder / "config.json")
+    source = str(folder / "config.json")
+    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
+        found = cfg.get("format") if isinstance(cfg, dict) else None
+        raise ConfigError(f"{source}: format {found!r} is not {FORMAT!r}")
+    model_type = cfg.get("model_type")
+    if model_type not in MODEL_TYPES:
+        raise ConfigError(
+            f"{source}: unknown model_type {model_type!r}; allowed: {', '.join(MODEL_TYPES)}"
+        )
+    model_cfg = VAEConfig.from_dict(cfg["model"], source)
+    train_cfg = TrainConfig.from_dict(cfg["train"], source)
+    scaler = Scaler.from_dict(_read_json(folder / "scaler.json"), str(folder / "scaler.json"))
+    hist = _read_json(folder / "history.json")
+    weights_path = folder / "model.pt"
+    if not weights_path.is_file():
+        raise ConfigError(f"{weights_path} is missing: not a complete latentsym model folder")
+    model = MODEL_TYPES[model_type].from_config(model_cfg)
+    state = torch.load(weights_path, map_location=device, weights_only=True)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ConfigError(f"{weights_path} does not match {source}: {exc}") from None
+    model.to(device).eval()
+    feats = cfg["features"]
+    return TrainedModel(
+        model=model,
+        config=model_cfg,
+        train_config=train_cfg,
+        scaler=scaler,
+        feature_names=tuple(feats["names"]),
+        feature_units=tuple(feats["units"]),
+        representation=str(feats["representation"]),
+        history=list(hist["epochs"]),
+        epochs_run=int(hist["epochs_run"]),
+        best_epoch=int(hist["best_epoch"]),
+        train_seconds=float(hist["train_seconds"]),
+        events_per_second=float(hist["events_per_second"]),
+        data=dict(cfg.get("data", {})),
+    )
