@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from latentsym._version import __version__
 from latentsym.errors import LatentsymError
@@ -49,6 +50,52 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from latentsym.pipeline import run_analysis
+
+    hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+    summary = run_analysis(
+        args.files,
+        args.out,
+        topology=args.topology,
+        representation=args.features,
+        latent_dim=args.latent_dim,
+        hidden=hidden,
+        beta=args.beta,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        max_events=args.max_events,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        read_options=_read_options(args),
+    )
+    if args.json:
+        print(json.dumps({k: summary[k] for k in ("n_relevant", "latent_manifold_dim", "verdict")}))
+        return 0
+    exp = summary["expected"]
+    print(
+        f"{summary['input']['topology']}: {summary['input']['n_events_used']} events, "
+        f"{len(summary['features']['names'])} {summary['features']['representation']} features"
+    )
+    print(
+        f"expected from the data: d = {exp['manifold_dim']} "
+        f"({exp['manifold_dim_approx']} with approximate constraints), linear rank r = "
+        f"{exp['linear_rank']}"
+    )
+    rs = ", ".join(f"{r['R']:.2f}" for r in summary["relevance"])
+    print(f"relevance R = 1 - <sigma^2>: {rs}  (threshold {summary['threshold']})")
+    print(
+        f"relevant directions k = {summary['n_relevant']}; latent intrinsic dimension "
+        f"{summary['latent_manifold_dim']:.2f}"
+    )
+    verdict = "consistent" if summary["verdict"]["consistent"] else "NOT consistent"
+    print(f"verdict: {verdict}. {summary['verdict']['text']}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latentsym",
@@ -63,6 +110,45 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-events", type=int, default=None, help="read at most N events")
     _add_read_arguments(p)
     p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser(
+        "run",
+        help="the main job: train a VAE on a final state and compare what it learns with the physics",
+    )
+    p.add_argument("files", nargs="+", help="event files (all with the same final state)")
+    p.add_argument(
+        "--out", required=True, help="output folder (refused if non-empty, see --overwrite)"
+    )
+    p.add_argument("--topology", help="final state, e.g. 'mu+ mu-' (default: the most common)")
+    p.add_argument(
+        "--features",
+        default="cartesian",
+        choices=["cartesian", "collider"],
+        help="feature representation (default: cartesian = E, px, py, pz)",
+    )
+    p.add_argument("--latent-dim", type=int, default=6, help="latent dimension (default 6)")
+    p.add_argument("--hidden", default="128,128", help="hidden layer sizes (default 128,128)")
+    p.add_argument("--beta", type=float, default=None, help="KL weight (default: the library's)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="maximum epochs (default: the library's)"
+    )
+    p.add_argument("--batch-size", type=int, default=1024, help="batch size (default 1024)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--max-events", type=int, default=None, help="read at most N events in total")
+    p.add_argument(
+        "--resume", action="store_true", help="continue training from the checkpoint in --out"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace latentsym's files in a non-empty --out (nothing else is touched)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--json", action="store_true", help="print k, the latent dimension and the verdict as JSON"
+    )
+    _add_read_arguments(p)
+    p.set_defaults(func=_cmd_run)
     return parser
 
 
