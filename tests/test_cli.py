@@ -1,0 +1,115 @@
+"""The command line: one clear line and a non-zero exit on bad input; JSON and text output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import uproot
+
+from latentsym.cli import main
+from latentsym.io import RunInfo, make_events, write_lhe
+from latentsym.toys import ee_to_mumu
+
+
+@pytest.fixture(scope="module")
+def toy_lhe(tmp_path_factory):
+    """2000 toy e+e- -> mu+ mu- events written as LHE, with the beams before them."""
+    mom = ee_to_mumu(2000, seed=3)
+    e, px, py, pz = (mom[..., i] for i in range(4))
+    beam = np.zeros((len(e), 2))
+    ev = make_events(
+        px=np.concatenate([beam, px], axis=1).tolist(),
+        py=np.concatenate([beam, py], axis=1).tolist(),
+        pz=np.concatenate([np.column_stack([45.6 * np.ones(len(e)), -45.6 * np.ones(len(e))]), pz], axis=1).tolist(),
+        E=np.concatenate([45.6 * np.ones((len(e), 2)), e], axis=1).tolist(),
+        pid=[[-11, 11, -13, 13]] * len(e),
+        status=[[-1, -1, 1, 1]] * len(e),
+    )
+    path = tmp_path_factory.mktemp("toy") / "toy_ee.lhe.gz"
+    info = RunInfo(path="", format="lhe.gz", n_events=len(e), beams=(-11, 11), beam_energies=(45.6, 45.6), sqrt_s=91.2)
+    write_lhe(ev, path, info)
+    return path
+
+
+def test_inspect_json(toy_lhe, capsys):
+    assert main(["inspect", str(toy_lhe), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("path", "format", "n_events", "beams", "sqrt_s", "cross_section_pb", "weights", "final_states"):
+        assert key in d
+    assert d["n_events"] == 2000
+    assert d["format"] == "lhe.gz"
+    assert d["sqrt_s"] == pytest.approx(91.2)
+    assert d["beams"] == ["e+", "e-"]
+    assert d["weights"] == {"n_named": 0, "names": [], "sum": 2000.0, "n_negative": 0}
+    assert d["final_states"] == [{"particles": ["mu+", "mu-"], "pids": [-13, 13], "count": 2000}]
+    mu_plus = d["kinematics"][0]
+    assert mu_plus["particle"] == "mu+"
+    assert mu_plus["E"] == pytest.approx([45.6, 45.6], rel=1e-9)
+
+
+def test_inspect_text(toy_lhe, capsys):
+    assert main(["inspect", str(toy_lhe)]) == 0
+    out = capsys.readouterr().out
+    assert "events        2000" in out
+    assert "e+ e-  (45.6 + 45.6 GeV)" in out
+    assert "2000  mu+ mu-" in out
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.lhe", "no such file"),
+        (lambda p: p, "is a directory"),
+        (lambda p: (p / "notes.txt").write_text("hello") and p / "notes.txt", "not an LHE or ROOT file"),
+    ],
+)
+def test_bad_input_one_line_no_traceback(tmp_path, capsys, make, message):
+    path = make(tmp_path)
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_run_writes_everything_and_refuses_to_clobber(toy_lhe, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", str(toy_lhe), "--out", str(out), "--epochs", "3", "--quiet", "--latent-dim", "4"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "expected from the data: d = 2" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input"]["n_events_read"] == 2000
+    assert summary["input"]["topology"] == "mu+ mu-"
+    assert summary["features"]["names"][:4] == ["E_mu+", "px_mu+", "py_mu+", "pz_mu+"]
+    assert summary["model"]["epochs_run"] == 3
+    assert len(summary["relevance"]) == 4
+    rs = [r["R"] for r in summary["relevance"]]
+    assert rs == sorted(rs, reverse=True)
+    assert summary["expected"]["manifold_dim"] == 2
+    assert summary["expected"]["linear_rank"] == 3
+    assert set(summary["verdict"]) == {"consistent", "text"}
+    for name in ("report.md", "relevance.png", "training.png", "latent_pairs.png", "correlations.png"):
+        assert (out / name).stat().st_size > 0
+    tree = uproot.open(out / "latents.root")["latents"]
+    assert tree.num_entries == 2000
+    assert {"event", "used", "mu_0", "sigma_3"} <= set(tree.keys())
+    assert "![Relevance of the latent directions](relevance.png)" in (out / "report.md").read_text()
+
+    assert main(args) == 2
+    assert "not empty. Pass --overwrite" in capsys.readouterr().err
+    before = toy_lhe.read_bytes()
+    assert main([*args, "--overwrite"]) == 0
+    assert toy_lhe.read_bytes() == before
+
+
+def test_resume_continues_training(toy_lhe, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "3"]
+    assert main([*base, "--epochs", "2"]) == 0
+    assert main([*base, "--epochs", "4", "--resume"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["epochs_run"] == 4
+    capsys.readouterr()
