@@ -43,3 +43,13 @@ EXTERNAL_LHE = [
     "pylhe-testlhef3.lhe",
     "pylhe-testfile-pr29.lhe",
 ]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow physics runs are collected always but run only with LATENTSYM_SLOW=1."""
+    if os.environ.get("LATENTSYM_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow physics run: set LATENTSYM_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
