@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/latentsym inspect samples/*.lhe.gz samples/*.root
+	$(BIN)/latentsym inspect samples/*.lhe.gz
+	$(BIN)/latentsym run samples/ee_mumu_91GeV.lhe.gz --out out/ee_mumu --overwrite
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
