@@ -1,4 +1,4 @@
-"""latentsym: symmetries and constraints of collider event samples, read off a VAE's latent space."""
+"""latentsym: symmetries and constraints of collider events, read off a VAE latent space."""
 
 from latentsym._version import __version__
 from latentsym.errors import (

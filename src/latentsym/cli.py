@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run",
-        help="the main job: train a VAE on a final state and compare what it learns with the physics",
+        help="the main job: train a VAE on one final state and compare it with the physics",
     )
     p.add_argument("files", nargs="+", help="event files (all with the same final state)")
     p.add_argument(

@@ -20,7 +20,9 @@ def _range(values: np.ndarray) -> list[float]:
     return [float(np.min(values)), float(np.max(values))] if len(values) else [0.0, 0.0]
 
 
-def describe(path: str | os.PathLike[str], *, max_events: int | None = None, **options: Any) -> dict[str, Any]:
+def describe(
+    path: str | os.PathLike[str], *, max_events: int | None = None, **options: Any
+) -> dict[str, Any]:
     """Read a file and summarise it as a JSON-serialisable dictionary.
 
     Keys: ``path``, ``format``, ``n_events``, ``read_s``, ``beams`` (names), ``beam_pids``,
@@ -93,7 +95,9 @@ def format_description(d: dict[str, Any], *, max_final_states: int = 10) -> str:
         lines.append(f"  beams         {' '.join(d['beams'])}  ({energies} GeV)")
     else:
         lines.append("  beams         not given by the file")
-    lines.append(f"  sqrt(s)       {d['sqrt_s']:g} GeV" if d["sqrt_s"] else "  sqrt(s)       unknown")
+    lines.append(
+        f"  sqrt(s)       {d['sqrt_s']:g} GeV" if d["sqrt_s"] else "  sqrt(s)       unknown"
+    )
     if d["cross_section_pb"] is not None:
         err = d.get("cross_section_error_pb")
         err_txt = f" +- {err:.4g}" if err else ""
@@ -116,7 +120,9 @@ def format_description(d: dict[str, Any], *, max_final_states: int = 10) -> str:
         lines.append(f"    {rest:>8}  in {len(fss) - max_final_states} other final states")
     if d["kinematics"]:
         lines.append("  kinematics of the most common final state (min .. max)")
-        lines.append(f"    {'particle':<10} {'E [GeV]':>21} {'pT [GeV]':>21} {'eta':>17} {'phi':>15}")
+        lines.append(
+            f"    {'particle':<10} {'E [GeV]':>21} {'pT [GeV]':>21} {'eta':>17} {'phi':>15}"
+        )
         for k in d["kinematics"]:
             lines.append(
                 f"    {k['particle']:<10} {k['E'][0]:>9.4g} .. {k['E'][1]:<9.4g}"

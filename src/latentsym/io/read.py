@@ -19,7 +19,9 @@ FORMATS = ("lhe", "lhe.gz", "root")
 def _check_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     if not p.exists():
-        raise EventFileError(f"{p}: no such file. Check the path (relative paths start at {Path.cwd()}).")
+        raise EventFileError(
+            f"{p}: no such file. Check the path (relative paths start at {Path.cwd()})."
+        )
     if p.is_dir():
         raise EventFileError(
             f"{p}: is a directory, not an event file. Give the file itself, e.g. {p}/events.lhe.gz "
@@ -44,7 +46,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     with p.open("rb") as fh:
         head = fh.read(4096)
     if not head:
-        raise EventFileError(f"{p}: the file is empty. Expected an LHE (.lhe, .lhe.gz) or ROOT file.")
+        raise EventFileError(
+            f"{p}: the file is empty. Expected an LHE (.lhe, .lhe.gz) or ROOT file."
+        )
     if head[:4] == b"root":
         return "root"
     if head[:2] == b"\x1f\x8b":
@@ -133,9 +137,7 @@ def iterate_events(
     _check_max_events(max_events)
     if fmt in ("lhe", "lhe.gz"):
         if options:
-            raise ConfigError(
-                f"{path}: options {sorted(options)} apply to ROOT files only."
-            )
+            raise ConfigError(f"{path}: options {sorted(options)} apply to ROOT files only.")
         from latentsym.io.lhe import iterate_lhe
 
         yield from iterate_lhe(path, step_size=step_size, max_events=max_events)

@@ -94,7 +94,7 @@ def _get_tree(path: str | os.PathLike[str], f: Any, tree: str | None) -> tuple[s
 
 
 def _keys(obj: Any) -> list[str]:
-    return [str(k) for k in obj.keys()]
+    return [str(k) for k in obj]
 
 
 def _collections_with(keys: Sequence[str], comps: Sequence[str]) -> list[str]:
@@ -160,8 +160,14 @@ class _Plan:
 
 
 def _plan(
-    path: Any, tree: str, keys: list[str], layout: str, collections: Sequence[str] | None,
-    branches: Mapping[str, str] | None, flavour: str, f: Any,
+    path: Any,
+    tree: str,
+    keys: list[str],
+    layout: str,
+    collections: Sequence[str] | None,
+    branches: Mapping[str, str] | None,
+    flavour: str,
+    f: Any,
 ) -> _Plan:
     if layout == "latentsym":
         return _plan_latentsym(path, tree, keys, f)
@@ -181,9 +187,14 @@ def _plan(
 
 
 def _plan_latentsym(path: Any, tree: str, keys: list[str], f: Any) -> _Plan:
-    _need(path, tree, keys, ["particle_px", "particle_py", "particle_pz", "particle_E", "particle_pid"])
+    _need(
+        path,
+        tree,
+        keys,
+        ["particle_px", "particle_py", "particle_pz", "particle_E", "particle_pid"],
+    )
     info: dict[str, Any] = {}
-    if _RUN_INFO_KEY in [k.split(";")[0] for k in f.keys()]:
+    if _RUN_INFO_KEY in [k.split(";")[0] for k in f]:
         info = json.loads(str(f[_RUN_INFO_KEY]))
     names = list(info.get("weight_names", []))
     part = [k for k in keys if k.startswith("particle_")]
@@ -192,11 +203,16 @@ def _plan_latentsym(path: Any, tree: str, keys: list[str], f: Any) -> _Plan:
 
     def build(a: ak.Array) -> tuple[ak.Array, dict[str, Any]]:
         ev = make_events(
-            px=a["particle_px"], py=a["particle_py"], pz=a["particle_pz"], E=a["particle_E"],
-            pid=a["particle_pid"], status=a["particle_status"] if "particle_status" in a.fields else None,
+            px=a["particle_px"],
+            py=a["particle_py"],
+            pz=a["particle_pz"],
+            E=a["particle_E"],
+            pid=a["particle_pid"],
+            status=a["particle_status"] if "particle_status" in a.fields else None,
             weight=ak.to_numpy(a["weight"]) if "weight" in a.fields else None,
             weights={n: ak.to_numpy(a[k]) for n, k in zip(names, wkeys, strict=True)} or None,
-            extra={k[9:]: a[k] for k in extra_names}, source=str(path),
+            extra={k[9:]: a[k] for k in extra_names},
+            source=str(path),
         )
         for k in event_keys:
             ev = ak.with_field(ev, a[k], k[6:])
@@ -238,8 +254,12 @@ def _plan_flat(path: Any, tree: str, keys: list[str], flavour: str) -> _Plan:
             else:
                 pids.append(np.asarray(a[src]).astype(np.int64))
         ev = make_events(
-            px=stack("px"), py=stack("py"), pz=stack("pz"), E=stack("E"),
-            pid=ak.from_regular(np.stack(pids, axis=1)), source=str(path),
+            px=stack("px"),
+            py=stack("py"),
+            pz=stack("pz"),
+            E=stack("E"),
+            pid=ak.from_regular(np.stack(pids, axis=1)),
+            source=str(path),
         )
         return ev, {}
 
@@ -274,18 +294,20 @@ def _plan_jagged(path: Any, tree: str, keys: list[str], collections: Sequence[st
                 pid = ones * base
             parts["pid"].append(pid)
         cat = {k: ak.concatenate(v, axis=1) for k, v in parts.items()}
-        ev = make_events(
-            **cat, weight=ak.to_numpy(a[wkey]) if wkey else None, source=str(path)
-        )
+        ev = make_events(**cat, weight=ak.to_numpy(a[wkey]) if wkey else None, source=str(path))
         return ev, {"collections": chosen}
 
     return _Plan(wanted, build)
 
 
-def _plan_edm4hep(path: Any, tree: str, keys: list[str], collections: Sequence[str] | None) -> _Plan:
+def _plan_edm4hep(
+    path: Any, tree: str, keys: list[str], collections: Sequence[str] | None
+) -> _Plan:
     chosen = list(collections) if collections else ["MC"]
     if len(chosen) != 1 or chosen[0] not in ("MC", "RP"):
-        raise ConfigError(f"{path}: edm4hep layout reads one collection: 'MC' (truth) or 'RP' (reconstructed)")
+        raise ConfigError(
+            f"{path}: edm4hep layout reads one collection: 'MC' (truth) or 'RP' (reconstructed)"
+        )
     c = chosen[0]
     comps = [f"{c}_{x}" for x in ("px", "py", "pz", "e")]
     extra = [f"{c}_pdg", f"{c}_status"] if c == "MC" else [f"{c}_charge"]
@@ -297,11 +319,25 @@ def _plan_edm4hep(path: Any, tree: str, keys: list[str], collections: Sequence[s
             st = ak.values_astype(a["MC_status"], np.int64)
             status = ak.where(st == 1, 1, ak.where(st == 4, -1, 2))
             pid = ak.values_astype(a["MC_pdg"], np.int64)
-            ev = make_events(px=px, py=py, pz=pz, E=e, pid=pid, status=status, extra={"generator_status": st}, source=str(path))
+            ev = make_events(
+                px=px,
+                py=py,
+                pz=pz,
+                E=e,
+                pid=pid,
+                status=status,
+                extra={"generator_status": st},
+                source=str(path),
+            )
         else:
             ev = make_events(
-                px=px, py=py, pz=pz, E=e, pid=ak.zeros_like(a["RP_px"], dtype=np.int64),
-                extra={"charge": ak.values_astype(a["RP_charge"], np.float64)}, source=str(path),
+                px=px,
+                py=py,
+                pz=pz,
+                E=e,
+                pid=ak.zeros_like(a["RP_px"], dtype=np.int64),
+                extra={"charge": ak.values_astype(a["RP_charge"], np.float64)},
+                source=str(path),
             )
         return ev, {"collections": chosen}
 
@@ -309,21 +345,37 @@ def _plan_edm4hep(path: Any, tree: str, keys: list[str], collections: Sequence[s
 
 
 def _plan_nanoaod(path: Any, tree: str, keys: list[str]) -> _Plan:
-    comps = ["GenPart_pt", "GenPart_eta", "GenPart_phi", "GenPart_mass", "GenPart_pdgId", "GenPart_status"]
+    comps = [
+        "GenPart_pt",
+        "GenPart_eta",
+        "GenPart_phi",
+        "GenPart_mass",
+        "GenPart_pdgId",
+        "GenPart_status",
+    ]
     _need(path, tree, keys, comps)
     wkey = "Generator_weight" if "Generator_weight" in keys else None
 
     def build(a: ak.Array) -> tuple[ak.Array, dict[str, Any]]:
-        v = vector.zip({
-            "pt": ak.values_astype(a["GenPart_pt"], np.float64),
-            "eta": ak.values_astype(a["GenPart_eta"], np.float64),
-            "phi": ak.values_astype(a["GenPart_phi"], np.float64),
-            "mass": ak.values_astype(a["GenPart_mass"], np.float64),
-        })
+        v = vector.zip(
+            {
+                "pt": ak.values_astype(a["GenPart_pt"], np.float64),
+                "eta": ak.values_astype(a["GenPart_eta"], np.float64),
+                "phi": ak.values_astype(a["GenPart_phi"], np.float64),
+                "mass": ak.values_astype(a["GenPart_mass"], np.float64),
+            }
+        )
         st = ak.values_astype(a["GenPart_status"], np.int64)
         ev = make_events(
-            px=v.px, py=v.py, pz=v.pz, E=v.E, pid=a["GenPart_pdgId"], status=ak.where(st == 1, 1, 2),
-            weight=ak.to_numpy(a[wkey]) if wkey else None, extra={"generator_status": st}, source=str(path),
+            px=v.px,
+            py=v.py,
+            pz=v.pz,
+            E=v.E,
+            pid=a["GenPart_pdgId"],
+            status=ak.where(st == 1, 1, 2),
+            weight=ak.to_numpy(a[wkey]) if wkey else None,
+            extra={"generator_status": st},
+            source=str(path),
         )
         return ev, {}
 
@@ -344,17 +396,23 @@ def _plan_mapping(path: Any, tree: str, keys: list[str], branches: Mapping[str, 
         b = branches
         px = a[b["px"]]
         ev = make_events(
-            px=px, py=a[b["py"]], pz=a[b["pz"]], E=a[b["E"]],
+            px=px,
+            py=a[b["py"]],
+            pz=a[b["pz"]],
+            E=a[b["E"]],
             pid=a[b["pid"]] if "pid" in b else ak.zeros_like(px, dtype=np.int64),
             status=a[b["status"]] if "status" in b else None,
-            weight=ak.to_numpy(a[b["weight"]]) if "weight" in b else None, source=str(path),
+            weight=ak.to_numpy(a[b["weight"]]) if "weight" in b else None,
+            source=str(path),
         )
         return ev, {}
 
     return _Plan(list(dict.fromkeys(branches.values())), build)
 
 
-def _prepare(path: Any, tree: str | None, layout: str | None, collections: Any, branches: Any, flavour: str) -> tuple[Any, str, Any, str, _Plan]:
+def _prepare(
+    path: Any, tree: str | None, layout: str | None, collections: Any, branches: Any, flavour: str
+) -> tuple[Any, str, Any, str, _Plan]:
     f = _open(path)
     name, obj = _get_tree(path, f, tree)
     keys = _keys(obj)
@@ -365,7 +423,15 @@ def _prepare(path: Any, tree: str | None, layout: str | None, collections: Any, 
     return f, name, obj, layout, _plan(path, name, keys, layout, collections, branches, flavour, f)
 
 
-def _info(path: Any, name: str, layout: str, n: int, stored: dict[str, Any], sqrt_s: float | None, beams: Any) -> RunInfo:
+def _info(
+    path: Any,
+    name: str,
+    layout: str,
+    n: int,
+    stored: dict[str, Any],
+    sqrt_s: float | None,
+    beams: Any,
+) -> RunInfo:
     if layout == "latentsym" and stored.get("format"):
         d = dict(stored)
         d.pop("path", None)
@@ -381,9 +447,15 @@ def _info(path: Any, name: str, layout: str, n: int, stored: dict[str, Any], sqr
     beam_pids = tuple(pid_of(b) if isinstance(b, str) else int(b) for b in beams) if beams else None
     energies = (sqrt_s / 2.0, sqrt_s / 2.0) if sqrt_s else None
     return RunInfo(
-        path=str(path), format="root", n_events=n, beams=beam_pids,  # type: ignore[arg-type]
-        beam_energies=energies, sqrt_s=sqrt_s, tree=name, layout=layout,
-        extra={k: v for k, v in stored.items()},
+        path=str(path),
+        format="root",
+        n_events=n,
+        beams=beam_pids,  # type: ignore[arg-type]
+        beam_energies=energies,
+        sqrt_s=sqrt_s,
+        tree=name,
+        layout=layout,
+        extra=dict(stored.items()),
     )
 
 
@@ -443,7 +515,9 @@ def iterate_root(
     _, name, obj, layout_, plan = _prepare(path, tree, layout, collections, branches, flavour)
     stop = obj.num_entries if max_events is None else min(obj.num_entries, int(max_events))
     for start in range(0, stop, int(step_size)):
-        a = obj.arrays(plan.branches, entry_start=start, entry_stop=min(start + int(step_size), stop))
+        a = obj.arrays(
+            plan.branches, entry_start=start, entry_stop=min(start + int(step_size), stop)
+        )
         events, stored = plan.build(a)
         info = _info(path, name, layout_, len(events), stored, sqrt_s, beams)
         info.extra["first_event"] = start
@@ -452,7 +526,10 @@ def iterate_root(
 
 def _is_numeric(values: ak.Array) -> bool:
     """True for a flat or one-level jagged array of numbers (what a TTree branch holds)."""
-    return re.fullmatch(r"(\d+ \* )?(var \* )?(u?int\d+|float\d+|bool)", str(ak.type(values))) is not None
+    return (
+        re.fullmatch(r"(\d+ \* )?(var \* )?(u?int\d+|float\d+|bool)", str(ak.type(values)))
+        is not None
+    )
 
 
 def _branch_arrays(events: ak.Array, info: RunInfo | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -509,7 +586,10 @@ def write_root(
     os.close(fd)
     try:
         with uproot.recreate(tmp) as f:
-            f.mktree(tree, {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()})
+            f.mktree(
+                tree,
+                {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()},
+            )
             f[tree].extend(branches)
             f[_RUN_INFO_KEY] = json.dumps(meta)
         umask = os.umask(0)
@@ -520,4 +600,3 @@ def write_root(
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
-

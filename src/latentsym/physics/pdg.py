@@ -14,17 +14,60 @@ __all__ = ["name_of", "parse_topology", "pid_of"]
 
 # Common spellings physicists type that the PDG table spells differently.
 _ALIASES: dict[str, int] = {
-    "mu": 13, "mu-": 13, "mu+": -13, "muon": 13, "antimuon": -13,
-    "e": 11, "e-": 11, "e+": -11, "electron": 11, "positron": -11,
-    "tau": 15, "tau-": 15, "tau+": -15,
-    "nu_e": 12, "nu_e~": -12, "ve": 12, "ve~": -12,
-    "nu_mu": 14, "nu_mu~": -14, "vm": 14, "vm~": -14,
-    "nu_tau": 16, "nu_tau~": -16, "vt": 16, "vt~": -16,
-    "g": 21, "gluon": 21, "a": 22, "gamma": 22, "photon": 22,
-    "z": 23, "z0": 23, "w+": 24, "w-": -24, "h": 25, "h0": 25,
-    "d": 1, "u": 2, "s": 3, "c": 4, "b": 5, "t": 6,
-    "d~": -1, "u~": -2, "s~": -3, "c~": -4, "b~": -5, "t~": -6,
-    "dbar": -1, "ubar": -2, "sbar": -3, "cbar": -4, "bbar": -5, "tbar": -6,
+    "mu": 13,
+    "mu-": 13,
+    "mu+": -13,
+    "muon": 13,
+    "antimuon": -13,
+    "e": 11,
+    "e-": 11,
+    "e+": -11,
+    "electron": 11,
+    "positron": -11,
+    "tau": 15,
+    "tau-": 15,
+    "tau+": -15,
+    "nu_e": 12,
+    "nu_e~": -12,
+    "ve": 12,
+    "ve~": -12,
+    "nu_mu": 14,
+    "nu_mu~": -14,
+    "vm": 14,
+    "vm~": -14,
+    "nu_tau": 16,
+    "nu_tau~": -16,
+    "vt": 16,
+    "vt~": -16,
+    "g": 21,
+    "gluon": 21,
+    "a": 22,
+    "gamma": 22,
+    "photon": 22,
+    "z": 23,
+    "z0": 23,
+    "w+": 24,
+    "w-": -24,
+    "h": 25,
+    "h0": 25,
+    "d": 1,
+    "u": 2,
+    "s": 3,
+    "c": 4,
+    "b": 5,
+    "t": 6,
+    "d~": -1,
+    "u~": -2,
+    "s~": -3,
+    "c~": -4,
+    "b~": -5,
+    "t~": -6,
+    "dbar": -1,
+    "ubar": -2,
+    "sbar": -3,
+    "cbar": -4,
+    "bbar": -5,
+    "tbar": -6,
 }
 
 
@@ -70,7 +113,9 @@ def pid_of(name: str) -> int:
         ) from exc
 
 
-def parse_topology(topology: str | int | list[int] | list[str] | tuple[int | str, ...]) -> tuple[int, ...]:
+def parse_topology(
+    topology: str | int | list[int] | list[str] | tuple[int | str, ...],
+) -> tuple[int, ...]:
     """Turn ``"mu+ mu-"``, ``"-13,13"`` or ``[-13, 13]`` into a sorted tuple of PDG ids.
 
     Example:
