@@ -116,7 +116,7 @@ def _bundled(name: str) -> tuple[np.ndarray, tuple[str, ...]]:
     from latentsym.io import read_events
     from latentsym.physics.selection import select_final_state
 
-    fs = select_final_state(read_events(path), "mu+ mu-")
+    fs = select_final_state(read_events(path).events, "mu+ mu-")
     return fs.momenta()[:5000], fs.names
 
 

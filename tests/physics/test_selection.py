@@ -28,7 +28,7 @@ def test_names_and_ids_round_trip():
 
 
 def test_unknown_name_lists_examples():
-    with pytest.raises(TopologyError, match="unknown particle name 'muon+-'.*'mu\\+'"):
+    with pytest.raises(TopologyError, match=r"unknown particle name 'muon\+-'.*'mu\+'"):
         parse_topology("muon+- mu-")
 
 
