@@ -94,7 +94,7 @@ def _get_tree(path: str | os.PathLike[str], f: Any, tree: str | None) -> tuple[s
 
 
 def _keys(obj: Any) -> list[str]:
-    return [str(k) for k in obj]
+    return [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
 
 
 def _collections_with(keys: Sequence[str], comps: Sequence[str]) -> list[str]:
@@ -194,7 +194,7 @@ def _plan_latentsym(path: Any, tree: str, keys: list[str], f: Any) -> _Plan:
         ["particle_px", "particle_py", "particle_pz", "particle_E", "particle_pid"],
     )
     info: dict[str, Any] = {}
-    if _RUN_INFO_KEY in [k.split(";")[0] for k in f]:
+    if _RUN_INFO_KEY in [k.split(";")[0] for k in f.keys()]:  # noqa: SIM118
         info = json.loads(str(f[_RUN_INFO_KEY]))
     names = list(info.get("weight_names", []))
     part = [k for k in keys if k.startswith("particle_")]
