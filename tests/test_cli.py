@@ -113,3 +113,24 @@ def test_resume_continues_training(toy_lhe, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"]["epochs_run"] == 4
     capsys.readouterr()
+
+
+def test_scan_writes_json_and_figure(toy_lhe, tmp_path, capsys):
+    out = tmp_path / "scan"
+    args = ["scan", str(toy_lhe), "--out", str(out), "--betas", "0.1,1", "--seeds", "0,1"]
+    assert main([*args, "--epochs", "3", "--quiet"]) == 0
+    d = json.loads((out / "scan.json").read_text())
+    assert d["betas"] == [0.1, 1.0]
+    assert len(d["k_table"]) == 2
+    assert all(len(row) == 2 for row in d["k_table"])
+    assert (out / "scan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "relevant count per seed" in capsys.readouterr().out
+
+
+def test_benchmark_prints_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["benchmark", "--quick", "--datasets", "circle", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| circle | 1 | 2 |" in text
+    rows = json.loads(out.read_text())
+    assert rows[0]["pca"] == 2

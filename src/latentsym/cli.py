@@ -96,6 +96,58 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from latentsym.pipeline import run_scan
+
+    d = run_scan(
+        args.files,
+        args.out,
+        topology=args.topology,
+        representation=args.features,
+        betas=_floats(args.betas),
+        seeds=[int(s) for s in args.seeds.split(",") if s],
+        latent_dim=args.latent_dim,
+        epochs=args.epochs,
+        max_events=args.max_events,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        read_options=_read_options(args),
+    )
+    for beta, ks in zip(d["betas"], d["k_table"], strict=True):
+        print(f"beta {beta:<8g} relevant count per seed: {ks}")
+    p = d["plateau"]
+    if p:
+        print(f"stable: k = {p['k']} for beta in [{p['beta_min']:g}, {p['beta_max']:g}]")
+    else:
+        print("no beta range gives a stable count")
+    print(f"scan: {Path(args.out) / 'scan.json'}, figure {Path(args.out) / 'scan.png'}")
+    return 0
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from latentsym.analysis.benchmark import format_table, run_benchmark
+    from latentsym.report.outputs import atomic_write_json
+
+    rows = run_benchmark(
+        [d for d in args.datasets.split(",") if d] if args.datasets else None,
+        n_events=args.events,
+        epochs=args.epochs,
+        seed=args.seed,
+        quick=args.quick,
+        samples_dir=args.samples,
+        progress=not args.quiet,
+    )
+    print(format_table(rows))
+    if args.out:
+        atomic_write_json(args.out, [r.to_dict() for r in rows])
+        print(f"written: {args.out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latentsym",
@@ -149,6 +201,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_read_arguments(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("scan", help="relevant count against beta and seeds, with plateau detection")
+    p.add_argument("files", nargs="+", help="event files")
+    p.add_argument("--out", required=True, help="output folder for scan.json and scan.png")
+    p.add_argument("--topology", help="final state, e.g. 'mu+ mu-' (default: the most common)")
+    p.add_argument("--features", default="cartesian", choices=["cartesian", "collider"])
+    p.add_argument("--betas", default="0.03,0.1,0.3,1,3", help="comma-separated KL weights")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--latent-dim", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs per model")
+    p.add_argument("--max-events", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_read_arguments(p)
+    p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("benchmark", help="the analysis on data sets whose answer is known")
+    p.add_argument("--datasets", help="comma-separated subset (default: all)")
+    p.add_argument("--events", type=int, default=20000, help="events per data set")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="2000 events, 60 epochs per data set")
+    p.add_argument(
+        "--samples", default=None, help="folder with the bundled samples (default: toys)"
+    )
+    p.add_argument("--out", default=None, help="write the rows as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_benchmark)
     return parser
 
 

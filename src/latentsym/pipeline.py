@@ -213,3 +213,49 @@ def run_analysis(
     atomic_write_json(out / "summary.json", summary)
     atomic_write_text(out / "report.md", render_report(summary, figures))
     return summary
+
+
+def run_scan(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    topology: str | None = None,
+    representation: str = "cartesian",
+    betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0, 3.0),
+    seeds: Sequence[int] = (0, 1, 2),
+    latent_dim: int = 6,
+    epochs: int | None = None,
+    max_events: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    read_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Relevant count against beta and seeds: writes ``scan.json`` and ``scan.png``.
+
+    Returns:
+        The scan dictionary (:meth:`latentsym.analysis.scan.ScanResult.to_dict`), whose
+        ``plateau`` gives the beta range with a stable count (None when there is none).
+    """
+    from latentsym.analysis.scan import beta_scan
+    from latentsym.features import build
+    from latentsym.plotting import save_figure
+    from latentsym.plotting.scan import plot_scan
+    from latentsym.report.outputs import atomic_write_json, prepare_output_dir
+
+    out = prepare_output_dir(out_dir, paths, overwrite=overwrite)
+    events, *_ = read_many(paths, max_events=max_events, **(read_options or {}))
+    fs = select_final_state(events, topology)
+    features = build(fs, representation)
+    kwargs: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+    result = beta_scan(
+        features,
+        betas=tuple(betas),
+        seeds=tuple(seeds),
+        latent_dim=latent_dim,
+        progress=progress,
+        **kwargs,
+    )
+    d = result.to_dict()
+    atomic_write_json(out / "scan.json", d)
+    save_figure(plot_scan(result).figure, out / "scan.png", overwrite=True)
+    return d

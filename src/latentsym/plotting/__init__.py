@@ -3,6 +3,7 @@
 from latentsym.plotting.latents import plot_correlations, plot_latent_pairs
 from latentsym.plotting.relevance import plot_relevance
 from latentsym.plotting.save import FIGURE_FORMATS, save_figure
+from latentsym.plotting.scan import plot_scan
 from latentsym.plotting.style import CATEGORY_COLOURS, STYLES, scaled_size, use_style
 from latentsym.plotting.training import plot_training
 
@@ -13,6 +14,7 @@ __all__ = [
     "plot_correlations",
     "plot_latent_pairs",
     "plot_relevance",
+    "plot_scan",
     "plot_training",
     "save_figure",
     "scaled_size",

@@ -1,0 +1,330 @@
+"""Scans of the relevant count over the KL weight beta and the training seed.
+
+The relevant count ``k`` of a VAE depends on beta: too small a beta opens directions for
+noise, too large a beta closes directions the data needs. A trustworthy answer is one
+that stays put over a range of beta and over seeds. :func:`beta_scan` trains one model per
+``(beta, seed)`` (in memory, no checkpoints) and records ``k``, the sorted relevance
+spectrum and the intrinsic dimension (TwoNN) of the encoded means along the relevant
+directions; :func:`find_plateau` names the stable beta range.
+
+Plateau rule (documented convention):
+
+- a beta is *stable with count k* when the standard deviation of the count over seeds
+  (population std, ``ddof = 0``) is below 0.5 (strictly: two seeds that disagree by one
+  have std 0.5 and are not stable; with three seeds one outlier by one, e.g. (2, 2, 3),
+  has std 0.47 and is stable) and ``k = floor(mean + 0.5)``, the mean rounded half up;
+- a plateau is a run of consecutive betas (in increasing order) that are all stable with
+  the same ``k``; the reported plateau is the longest one, with ties going to the run in
+  which more betas have every seed agreeing exactly, then to the smaller betas;
+- a run shorter than ``min_length`` (default 2) is no plateau: the scan then reports none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from latentsym.analysis.intrinsic import twonn
+from latentsym.analysis.relevance import relevance
+from latentsym.errors import ConfigError
+from latentsym.features.build import FeatureMatrix
+
+__all__ = [
+    "LatentReading",
+    "Plateau",
+    "ScanPoint",
+    "ScanResult",
+    "beta_scan",
+    "find_plateau",
+    "read_latents",
+]
+
+DEFAULT_BETAS = (0.03, 0.1, 0.3, 1.0, 3.0)
+DEFAULT_SEEDS = (0, 1, 2)
+_ID_POINTS = 5000
+
+
+@dataclass(frozen=True)
+class LatentReading:
+    """What one trained model says about a sample.
+
+    Attributes:
+        k: number of relevant latent directions.
+        relevance: ``[L]`` relevance ``R_i``, sorted in decreasing order.
+        relevant_dims: indices of the relevant directions (model order).
+        latent_id: TwoNN intrinsic dimension of the encoded means along the relevant
+            directions (NaN when ``k = 0``).
+        epochs_run: epochs the training ran (early stopping may end it sooner).
+    """
+
+    k: int
+    relevance: tuple[float, ...]
+    relevant_dims: tuple[int, ...]
+    latent_id: float
+    epochs_run: int
+
+
+def read_latents(
+    features: FeatureMatrix | np.ndarray,
+    *,
+    beta: float,
+    seed: int,
+    latent_dim: int = 6,
+    threshold: float = 0.5,
+    id_points: int = _ID_POINTS,
+    **fit_kwargs: Any,
+) -> LatentReading:
+    """Train one VAE in memory and read its relevant count and latent intrinsic dimension.
+
+    Args:
+        features: a FeatureMatrix or raw ``[N, F]`` features.
+        beta: KL weight.
+        seed: training seed (also seeds the TwoNN subsample).
+        latent_dim: number of latent directions L.
+        threshold: relevance threshold of a relevant direction.
+        id_points: TwoNN uses at most this many encoded events (a seeded subsample).
+        **fit_kwargs: passed on to :func:`latentsym.models.fit` (epochs, hidden, ...).
+
+    Returns:
+        A :class:`LatentReading`.
+
+    Example:
+        >>> from latentsym.toys import circle
+        >>> read_latents(circle(2000), beta=0.1, seed=0, epochs=5).k  # doctest: +SKIP
+        2
+    """
+    from latentsym.models import fit
+
+    fit_kwargs.setdefault("progress", False)
+    trained = fit(features, latent_dim=latent_dim, beta=beta, seed=seed, **fit_kwargs)
+    values = features.values if isinstance(features, FeatureMatrix) else features
+    mu, sigma = trained.encode(np.asarray(values, dtype=np.float32))
+    rel = relevance(mu, sigma=sigma, threshold=threshold)
+    dims = list(rel.relevant_dims)
+    latent_id = float("nan")
+    if dims:
+        rng = np.random.default_rng(seed)
+        take = rng.permutation(len(mu))[:id_points]
+        latent_id = float(twonn(mu[take][:, dims]))
+    spectrum = sorted((float(d.R) for d in rel.directions), reverse=True)
+    return LatentReading(
+        rel.n_relevant, tuple(spectrum), tuple(dims), latent_id, trained.epochs_run
+    )
+
+
+@dataclass(frozen=True)
+class ScanPoint:
+    """One ``(beta, seed)`` model of a scan: its beta, seed and :class:`LatentReading`."""
+
+    beta: float
+    seed: int
+    reading: LatentReading
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (NaN latent ID as None)."""
+        r = self.reading
+        return {
+            "beta": self.beta,
+            "seed": self.seed,
+            "k": r.k,
+            "relevance": list(r.relevance),
+            "relevant_dims": list(r.relevant_dims),
+            "latent_id": r.latent_id if math.isfinite(r.latent_id) else None,
+            "epochs_run": r.epochs_run,
+        }
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """A stable beta range: every beta in ``[beta_min, beta_max]`` gives ``k`` relevant
+    directions (rule in the module docstring); ``n_betas`` betas of the scan lie in it."""
+
+    beta_min: float
+    beta_max: float
+    k: int
+    n_betas: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {
+            "beta_min": self.beta_min,
+            "beta_max": self.beta_max,
+            "k": self.k,
+            "n_betas": self.n_betas,
+        }
+
+
+def _check_table(betas: Sequence[float], k_table: np.ndarray) -> np.ndarray:
+    table = np.asarray(k_table, dtype=np.float64)
+    if table.ndim != 2 or table.shape[0] != len(betas) or table.shape[1] < 1:
+        raise ConfigError(
+            f"find_plateau: k_table must be [n_betas={len(betas)}, n_seeds >= 1], got shape "
+            f"{table.shape}"
+        )
+    if not np.all(np.diff(np.asarray(betas, dtype=np.float64)) > 0):
+        raise ConfigError(f"find_plateau: betas must be strictly increasing, got {list(betas)}")
+    return table
+
+
+def find_plateau(
+    betas: Sequence[float], k_table: np.ndarray | Sequence[Sequence[int]], min_length: int = 2
+) -> Plateau | None:
+    """The longest run of consecutive stable betas with the same count (module docstring).
+
+    Args:
+        betas: ``[B]`` strictly increasing KL weights.
+        k_table: ``[B, S]`` relevant counts, one row per beta, one column per seed.
+        min_length: fewest betas a plateau needs.
+
+    Returns:
+        The :class:`Plateau`, or None when no run reaches ``min_length``.
+
+    Example:
+        >>> find_plateau([0.1, 0.3, 1.0, 3.0], [[4, 5], [3, 3], [3, 3], [1, 2]])
+        Plateau(beta_min=0.3, beta_max=1.0, k=3, n_betas=2)
+    """
+    if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
+        raise ConfigError(f"find_plateau: min_length must be an integer >= 1, got {min_length!r}")
+    table = _check_table(betas, np.asarray(k_table))
+    stable = table.std(axis=1) < 0.5
+    k_round = np.floor(table.mean(axis=1) + 0.5).astype(int)
+    exact = np.all(table == table[:, :1], axis=1)
+    best: tuple[int, int, int] | None = None  # (length, n_exact, start)
+    start = 0
+    while start < len(betas):
+        if not stable[start]:
+            start += 1
+            continue
+        stop = start + 1
+        while stop < len(betas) and stable[stop] and k_round[stop] == k_round[start]:
+            stop += 1
+        cand = (stop - start, int(exact[start:stop].sum()), start)
+        if best is None or cand[:2] > best[:2]:
+            best = cand
+        start = stop
+    if best is None or best[0] < min_length:
+        return None
+    length, _, first = best
+    last = first + length - 1
+    return Plateau(float(betas[first]), float(betas[last]), int(k_round[first]), length)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Outcome of :func:`beta_scan`.
+
+    Attributes:
+        betas: ``[B]`` KL weights, increasing.
+        seeds: ``[S]`` training seeds.
+        points: the B * S models, beta-major.
+        latent_dim: latent directions of every model.
+        threshold: relevance threshold.
+        plateau: the stable range (None when there is none).
+    """
+
+    betas: tuple[float, ...]
+    seeds: tuple[int, ...]
+    points: tuple[ScanPoint, ...]
+    latent_dim: int
+    threshold: float
+    plateau: Plateau | None
+
+    @property
+    def k_table(self) -> np.ndarray:
+        """``[B, S]`` relevant counts."""
+        return np.array([p.reading.k for p in self.points]).reshape(len(self.betas), -1)
+
+    @property
+    def k_mean(self) -> np.ndarray:
+        """``[B]`` mean count over seeds."""
+        return self.k_table.mean(axis=1)
+
+    @property
+    def k_std(self) -> np.ndarray:
+        """``[B]`` standard deviation of the count over seeds (``ddof = 0``)."""
+        return self.k_table.std(axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary with the per-beta summary, the plateau and every model."""
+        return {
+            "betas": list(self.betas),
+            "seeds": list(self.seeds),
+            "latent_dim": self.latent_dim,
+            "threshold": self.threshold,
+            "k_mean": [float(v) for v in self.k_mean],
+            "k_std": [float(v) for v in self.k_std],
+            "k_table": self.k_table.tolist(),
+            "plateau": None if self.plateau is None else self.plateau.to_dict(),
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+def beta_scan(
+    features: FeatureMatrix | np.ndarray,
+    *,
+    betas: Sequence[float] = DEFAULT_BETAS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    latent_dim: int = 6,
+    threshold: float = 0.5,
+    min_length: int = 2,
+    progress: bool = False,
+    **fit_kwargs: Any,
+) -> ScanResult:
+    """Train one model per ``(beta, seed)`` and find where the relevant count is stable.
+
+    Args:
+        features: a FeatureMatrix or raw ``[N, F]`` features.
+        betas: KL weights (sorted here; must be positive and distinct).
+        seeds: training seeds (distinct, at least one).
+        latent_dim: latent directions of every model.
+        threshold: relevance threshold of a relevant direction.
+        min_length: fewest consecutive betas a plateau needs.
+        progress: show a tqdm bar over the models.
+        **fit_kwargs: passed on to :func:`latentsym.models.fit` (epochs, hidden, ...).
+
+    Returns:
+        A :class:`ScanResult`.
+
+    Raises:
+        ConfigError: empty, non-positive or repeated betas; empty or repeated seeds.
+
+    Example:
+        >>> from latentsym.toys import circle
+        >>> res = beta_scan(circle(2000), betas=(0.1, 1.0), epochs=5)  # doctest: +SKIP
+        >>> res.k_table.shape  # doctest: +SKIP
+        (2, 3)
+    """
+    b = sorted(float(x) for x in betas)
+    if not b or b[0] <= 0 or len(set(b)) != len(b):
+        raise ConfigError(f"beta_scan: betas must be distinct positive numbers, got {list(betas)}")
+    s = [int(x) for x in seeds]
+    if not s or len(set(s)) != len(s):
+        raise ConfigError(f"beta_scan: seeds must be distinct integers, got {list(seeds)}")
+    fit_kwargs.pop("progress", None)
+    grid = [(beta, seed) for beta in b for seed in s]
+    points = []
+    for beta, seed in tqdm(grid, desc="beta scan", disable=not progress):
+        reading = read_latents(
+            features,
+            beta=beta,
+            seed=seed,
+            latent_dim=latent_dim,
+            threshold=threshold,
+            progress=False,
+            **fit_kwargs,
+        )
+        points.append(ScanPoint(beta, seed, reading))
+    table = np.array([p.reading.k for p in points]).reshape(len(b), len(s))
+    return ScanResult(
+        tuple(b),
+        tuple(s),
+        tuple(points),
+        latent_dim,
+        threshold,
+        find_plateau(b, table, min_length=min_length),
+    )

@@ -1,0 +1,58 @@
+"""The relevant count against the KL weight beta, with its spread over seeds."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from latentsym.analysis.scan import ScanResult
+from latentsym.plotting.style import CATEGORY_COLOURS, scaled_size
+
+__all__ = ["plot_scan"]
+
+
+def plot_scan(result: ScanResult, ax: Axes | None = None) -> Axes:
+    """Mean relevant count over seeds against beta (log axis), error bars = std over seeds.
+
+    Each seed's count is drawn as a faint dot; the plateau (if any) is shaded and labelled.
+
+    Args:
+        result: a :class:`~latentsym.analysis.scan.ScanResult`.
+        ax: Axes to draw on; a new figure when None.
+
+    Returns:
+        The Axes.
+
+    Example:
+        >>> from latentsym.analysis.scan import beta_scan
+        >>> ax = plot_scan(beta_scan(x, betas=(0.1, 1.0), seeds=(0, 1)))  # doctest: +SKIP
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=scaled_size(6.0, 4.0))
+    betas = np.asarray(result.betas)
+    table = result.k_table
+    colour = CATEGORY_COLOURS["relevant"]
+    for j in range(table.shape[1]):
+        ax.plot(betas, table[:, j], "o", color=colour, alpha=0.3, markersize=4)
+    ax.errorbar(
+        betas,
+        result.k_mean,
+        yerr=result.k_std,
+        fmt="o-",
+        color=colour,
+        capsize=4,
+        label="mean over seeds",
+    )
+    p = result.plateau
+    if p is not None:
+        lo, hi = p.beta_min / 1.25, p.beta_max * 1.25
+        ax.axvspan(lo, hi, color=CATEGORY_COLOURS["weak"], alpha=0.25, label=f"plateau: k = {p.k}")
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\beta$")
+    ax.set_ylabel("relevant directions $k$")
+    top = max(float(table.max()), 1.0)
+    ax.set_ylim(-0.3, top + 0.8)
+    ax.set_yticks(range(int(top) + 1))
+    ax.legend(loc="best")
+    return ax

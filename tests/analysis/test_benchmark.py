@@ -1,0 +1,126 @@
+"""Known-answer benchmark: expected dimensions, baselines and verdicts on the toys."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from conftest import SAMPLES, sample
+
+from latentsym.analysis.benchmark import DATASETS, BenchmarkRow, format_table, run_benchmark
+from latentsym.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def rows():
+    # the whole suite at quick size: about 15 s on two cores
+    return {r.dataset: r for r in run_benchmark(quick=True, samples_dir=SAMPLES)}
+
+
+def test_circle_known_answer(rows) -> None:
+    row = rows["circle"]
+    assert (row.d, row.d_approx, row.r, row.n_features, row.n_events) == (1, 1, 2, 2, 2000)
+    assert row.pca == 2  # PCA overestimates the curved circle
+    assert abs(row.twonn - 1.0) < 0.15
+    assert abs(row.mle - 1.0) < 0.15
+    assert 1 <= row.k <= 2
+    assert abs(row.latent_id - 1.0) <= 0.5
+    assert row.consistent, row.verdict_text
+
+
+def test_sphere_known_answer(rows) -> None:
+    row = rows["sphere"]
+    assert (row.d, row.r, row.pca) == (2, 3, 3)
+    assert abs(row.twonn - 2.0) < 0.2
+    assert 2 <= row.k <= 3
+    assert abs(row.latent_id - 2.0) <= 0.5
+    assert row.consistent, row.verdict_text
+
+
+def test_row_to_dict_and_table(rows) -> None:
+    d = json.loads(json.dumps(rows["circle"].to_dict(), allow_nan=False))
+    assert d["dataset"] == "circle"
+    assert d["pca"] == 2
+    table = format_table(list(rows.values())).splitlines()
+    assert table[0] == "| data set | d | r | VAE k | latent ID | PCA | TwoNN | MLE | verdict |"
+    assert table[2].startswith("| circle | 1 | 2 | ")
+    assert table[2].endswith(
+        "| 2 | " + f"{rows['circle'].twonn:.2f} | {rows['circle'].mle:.2f} | consistent |"
+    )
+
+
+def test_table_marks_approximate_dimension_and_missing_values() -> None:
+    row = BenchmarkRow(
+        "pp_mumu",
+        "pp",
+        "ledger",
+        True,
+        100,
+        8,
+        4,
+        3,
+        6,
+        0,
+        (0.0,) * 6,
+        math.nan,
+        6,
+        3.3,
+        3.2,
+        False,
+        "no",
+        1.0,
+    )
+    assert format_table([row]).splitlines()[-1] == (
+        "| pp_mumu | 4 (3) | 6 | 0 | - | 6 | 3.30 | 3.20 | inconsistent |"
+    )
+    assert row.to_dict()["latent_id"] is None
+
+
+def test_unknown_dataset() -> None:
+    with pytest.raises(ConfigError, match="allowed: circle"):
+        run_benchmark(["cirle"], quick=True)
+
+
+def test_collider_ledger_from_bundled_sample() -> None:
+    (row,) = run_benchmark(
+        ["ee_mumu"], n_events=2000, epochs=1, samples_dir=sample("ee_mumu_91GeV.lhe.gz").parent
+    )
+    assert row.source == "ledger, ee_mumu_91GeV.lhe.gz"
+    assert (row.d, row.r, row.n_features) == (2, 3, 8)
+    assert row.pca == 3  # PCA on the curved e+e- -> mu+ mu- sample: 3 > d = 2
+    assert abs(row.twonn - 2.0) < 0.2
+
+
+_KNOWN_DISCREPANCIES = {
+    "pp_mumu": "narrow Z peak: the latent ID comes out near d_approx = 3, not d = 4",
+    "circle_noise": "noise 0.02 is resolved at nearest-neighbour scale: every ID reads 2",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=_KNOWN_DISCREPANCIES[n]))
+        if n in _KNOWN_DISCREPANCIES
+        else n
+        for n in DATASETS
+    ],
+)
+def test_quick_verdict(rows, name: str) -> None:
+    row = rows[name]
+    assert row.d <= row.k <= row.r, row.verdict_text
+    assert abs(row.latent_id - row.d) <= 0.5, row.verdict_text
+    assert row.consistent, row.verdict_text
+
+
+def test_pca_overestimates_curved_manifolds(rows) -> None:
+    for name in ("circle", "sphere", "torus", "oscillators", "ee_mumu", "flat3"):
+        assert rows[name].pca > rows[name].d, name
+    assert rows["annulus"].pca == rows["annulus"].d == 2  # flat: PCA is right
+
+
+def test_pp_ledger(rows) -> None:
+    row = rows["pp_mumu"]
+    assert (row.d, row.d_approx, row.r) == (4, 3, 6)
+    assert abs(row.latent_id - row.d_approx) <= 0.5
