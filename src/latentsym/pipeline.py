@@ -257,5 +257,9 @@ def run_scan(
     )
     d = result.to_dict()
     atomic_write_json(out / "scan.json", d)
-    save_figure(plot_scan(result).figure, out / "scan.png", overwrite=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    plot_scan(result, ax=ax)
+    save_figure(fig, out / "scan.png", overwrite=True)
     return d
