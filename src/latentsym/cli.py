@@ -64,6 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         beta=args.beta,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        kl_warmup_epochs=args.kl_warmup,
         seed=args.seed,
         max_events=args.max_events,
         resume=args.resume,
@@ -185,6 +186,9 @@ def _parser() -> argparse.ArgumentParser:
         "--epochs", type=int, default=None, help="maximum epochs (default: the library's)"
     )
     p.add_argument("--batch-size", type=int, default=1024, help="batch size (default 1024)")
+    p.add_argument(
+        "--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up (default 0: none)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--max-events", type=int, default=None, help="read at most N events in total")
     p.add_argument(

@@ -68,6 +68,7 @@ def run_analysis(
     beta: float | None = None,
     epochs: int | None = None,
     batch_size: int = 1024,
+    kl_warmup_epochs: int = 0,
     seed: int = 0,
     max_events: int | None = None,
     resume: bool = False,
@@ -125,6 +126,7 @@ def run_analysis(
         "hidden": hidden,
         "batch_size": batch_size,
         "seed": seed,
+        "kl_warmup_epochs": kl_warmup_epochs,
     }
     if beta is not None:
         fit_kwargs["beta"] = beta
