@@ -86,8 +86,8 @@ def _open(path: str | os.PathLike[str]) -> Any:
 
 
 def _names(f: Any) -> dict[str, str]:
-    """Key name (no cycle) -> class name, for the top level of a file."""
-    return {k.split(";")[0]: c for k, c in f.classnames(recursive=False).items()}
+    """Key path (no cycle, folders included as dir/name) -> class name."""
+    return {k.split(";")[0]: c for k, c in f.classnames().items()}
 
 
 def _select_tree(path: Any, f: Any, tree: str | None) -> tuple[str, Any]:
