@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
@@ -31,6 +30,7 @@ import awkward as ak
 import numpy as np
 import pylhe
 
+from latentsym._atomic import atomic_output
 from latentsym.errors import ConfigError, EventFileError, OutputError, SchemaError
 from latentsym.io.read import detect_format
 from latentsym.io.schema import EventFile, RunInfo, make_events, sqrt_s_from_beams
@@ -541,26 +541,17 @@ def write_lhe(
     if not out.parent.is_dir():
         raise OutputError(f"{out}: the folder {out.parent} does not exist. Create it first.")
     lhef = _to_pylhe(events, info, str(out))
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if compress:
-                # mtime=0 and no file name in the gzip header: identical input, identical bytes.
-                with (
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
-                    io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as text,
-                ):
-                    lhef.write(text, lheformat=_FORMAT)
-            else:
-                with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as text:
-                    lhef.write(text, lheformat=_FORMAT)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as tmp, open(tmp, "wb") as raw:
+        if compress:
+            # mtime=0 and no file name in the gzip header: identical input, identical bytes.
+            with (
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+                io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as text,
+            ):
+                lhef.write(text, lheformat=_FORMAT)
+        else:
+            with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as text:
+                lhef.write(text, lheformat=_FORMAT)
     return out
 
 

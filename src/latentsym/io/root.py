@@ -53,7 +53,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -63,6 +62,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from latentsym._atomic import atomic_output
 from latentsym.errors import ConfigError, EventFileError, OutputError, SchemaError
 from latentsym.io._root_layouts import LAYOUTS, Plan, detect_layouts, listing, make_plan
 from latentsym.io.schema import EventFile, RunInfo
@@ -416,19 +416,9 @@ def write_root(
     if not target.parent.is_dir():
         raise OutputError(f"{target}: the folder {target.parent} does not exist; create it first")
     branches, meta = _branch_arrays(events, info, target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        with uproot.recreate(tmp) as f:
-            types = {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()}
-            f.mktree(tree, types)
-            f[tree].extend(branches)
-            f[RUN_INFO_KEY] = json.dumps(meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(target) as tmp, uproot.recreate(tmp) as f:
+        types = {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()}
+        f.mktree(tree, types)
+        f[tree].extend(branches)
+        f[RUN_INFO_KEY] = json.dumps(meta)
     return target

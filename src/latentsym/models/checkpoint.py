@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentsym._atomic import atomic_output
 from latentsym.errors import ConfigError, OutputError
 from latentsym.features.build import FeatureMatrix
 from latentsym.features.scaler import Scaler
@@ -60,15 +60,8 @@ _BATCH = 65536
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> None:
     """Call ``write(binary_file)`` on a temporary file beside ``path``, then replace ``path``."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
 
 
 def _write_json(path: Path, data: Any) -> None:

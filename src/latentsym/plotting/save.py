@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from latentsym._atomic import atomic_output
 from latentsym.errors import ConfigError, OutputError
 
 __all__ = ["FIGURE_FORMATS", "save_figure"]
@@ -62,17 +61,9 @@ def save_figure(
             f"{dest}: the file exists. Choose another path or pass overwrite=True to replace it."
         )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=folder)
-    except OSError as exc:
+        with atomic_output(dest, suffix=suffix) as tmp:
+            fig.savefig(tmp, format=suffix[1:], dpi=dpi, bbox_inches="tight")
+    except PermissionError as exc:
         raise OutputError(f"{dest}: cannot write in {folder} ({exc}). Check permissions.") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=suffix[1:], dpi=dpi, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a figure is for reading
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     plt.close(fig)
     return dest

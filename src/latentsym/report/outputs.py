@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from latentsym._atomic import atomic_output
 from latentsym.errors import OutputError
 
 __all__ = [
@@ -22,31 +22,14 @@ __all__ = [
 ]
 
 
-def _publish(tmp: str, target: Path) -> None:
-    """Give a finished temporary file the usual permissions and move it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, target)
-
-
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     A reader never sees a half-written file, and an interrupted write leaves the old file.
     """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_output(path) as tmp:
+        Path(tmp).write_bytes(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -154,17 +137,7 @@ def write_latents_root(
             col = np.full(n_events, np.nan, dtype=np.float32)
             col[event_index] = values[:, i]
             branches[f"{name}_{i}"] = col
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        with uproot.recreate(tmp) as f:
-            f.mktree(
-                "latents", {k: v.dtype for k, v in branches.items()}, title="latentsym latents"
-            )
-            f["latents"].extend(branches)
-        _publish(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_output(path) as tmp, uproot.recreate(tmp) as f:
+        f.mktree("latents", {k: v.dtype for k, v in branches.items()}, title="latentsym latents")
+        f["latents"].extend(branches)
+    return Path(path)
