@@ -88,7 +88,7 @@ def read_events(
         max_events: read at most this many events (from the start of the file).
         format: force ``"lhe"``, ``"lhe.gz"`` or ``"root"`` instead of detecting it.
         **options: format-specific options; for ROOT files ``tree``, ``layout``,
-            ``collections``, ``branches``, ``sqrt_s``, ``beams``
+            ``collections``, ``branches``, ``flavour``, ``sqrt_s``, ``beams``
             (see :func:`latentsym.io.root.read_root`).
 
     Returns:
