@@ -91,6 +91,8 @@ def test_run_writes_everything_and_refuses_to_clobber(toy_lhe, tmp_path, capsys)
     assert summary["expected"]["manifold_dim"] == 2
     assert summary["expected"]["linear_rank"] == 3
     assert set(summary["verdict"]) == {"consistent", "text"}
+    assert set(summary["checks"]) == {"constraints", "tangency", "azimuthal"}
+    assert summary["checks"]["azimuthal"]["transform"].startswith("rotate_z")
     for name in ("report.md", "relevance.png", "training.png", "latent_pairs.png", "correlations.png"):
         assert (out / name).stat().st_size > 0
     tree = uproot.open(out / "latents.root")["latents"]

@@ -19,7 +19,7 @@ from latentsym.errors import TopologyError
 from latentsym.io.read import read_events
 from latentsym.physics.selection import FinalState, select_final_state, topology_name
 
-__all__ = ["read_many", "run_analysis"]
+__all__ = ["physics_checks", "read_many", "run_analysis"]
 
 
 def read_many(
@@ -55,6 +55,38 @@ def _figure_paths() -> dict[str, str]:
         "Relevant latents coloured by physics observables": "latent_pairs.png",
         "Correlation of the relevant latents with physics observables": "correlations.png",
     }
+
+
+def physics_checks(
+    trained: Any,
+    features: Any,
+    ledger: Any,
+    fs: FinalState,
+    relevant_dims: Sequence[int],
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Hidden relations and azimuthal symmetry of a trained model, as JSON-safe dicts.
+
+    ``constraints``: the spread of every ledger constraint on decoded prior samples and
+    decoded data next to the data's and a shuffled null's; ``tangency``: how much of the
+    decoder Jacobian lies along the exact-constraint gradients; ``azimuthal``: relevance
+    and latents under random rotations about the beam axis, and the flatness of decoded
+    phi. The first two need at least one relevant direction (else ``None``).
+    """
+    from latentsym.analysis.checks import constraint_residuals, decoder_tangency
+    from latentsym.analysis.symmetry import rotation_check
+
+    out: dict[str, Any] = {"constraints": None, "tangency": None}
+    if relevant_dims:
+        out["constraints"] = constraint_residuals(
+            trained, features, ledger, relevant_dims, seed=seed
+        ).to_dict()
+        out["tangency"] = decoder_tangency(
+            trained, features, ledger, relevant_dims, seed=seed
+        ).to_dict()
+    out["azimuthal"] = rotation_check(trained, fs, features.representation, seed=seed).to_dict()
+    return out
 
 
 def run_analysis(
@@ -153,6 +185,8 @@ def run_analysis(
         ledger.manifold_dim_approx,
     )
 
+    checks = physics_checks(trained, features, ledger, fs, relevant_dims, seed=seed)
+
     figures = _figure_paths()
     latent_names = make_figures(out, fs, mu, relevant_dims, rel, trained.history, figures)
 
@@ -201,6 +235,7 @@ def run_analysis(
         "latent_manifold_dim": latent_id,
         "latent_names": latent_names,
         "verdict": {"consistent": bool(v.consistent), "text": v.text},
+        "checks": checks,
         "timing": {
             "read_s": read_s,
             "train_s": trained.train_seconds,

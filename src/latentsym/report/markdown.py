@@ -16,6 +16,62 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
+def _checks_section(checks: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    cons = checks.get("constraints")
+    if cons:
+        lines += [
+            "",
+            "## Hidden relations",
+            "",
+            "Relative spread of each constraint on decoded events (prior samples on the relevant "
+            "directions, and the encoded data), on the data, and on a null with every feature "
+            "shuffled across events. decoded / null near 0: the model learned the relation; "
+            "near 1: it did not. Coverage (std of decoded / std of data, median over "
+            f"features): prior {_fmt(cons.get('coverage_prior'))}, encoded "
+            f"{_fmt(cons.get('coverage_encoded'))}; the ratios mean something only when it is "
+            "near 1.",
+            "",
+            "| constraint | kind | data | prior | encoded | null | prior / null | encoded / null |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in cons["residuals"]:
+            lines.append(
+                f"| `{r['name']}` | {r['kind']} | {_fmt(r['data'])} | {_fmt(r['prior'])} | "
+                f"{_fmt(r['encoded'])} | {_fmt(r['null'])} | {_fmt(r['ratio_prior'])} | "
+                f"{_fmt(r['ratio_encoded'])} |"
+            )
+    tan = checks.get("tangency")
+    if tan and tan.get("median") is not None:
+        lines += [
+            "",
+            f"Decoder tangency: the fraction of the decoder Jacobian (relevant latents) along "
+            f"the exact-constraint gradients is {_fmt(tan['median'])} (median), "
+            f"{_fmt(tan['p90'])} (90th percentile), against {_fmt(tan['random_baseline'])} for "
+            "a random direction; 0 is perfectly tangent to the constraint surface.",
+        ]
+    az = checks.get("azimuthal")
+    if az:
+        lines += [
+            "",
+            "## Azimuthal symmetry",
+            "",
+            f"- events rotated about the beam axis by random angles ({az['n_events']} events): "
+            f"largest change of the relevance spectrum {_fmt(az['relevance_max_diff'])}; "
+            f"relevant count {az['n_relevant_original']} → {az['n_relevant_transformed']}",
+            f"- latent displacement under the rotation: {_fmt(az['displacement_top1'])} of its "
+            f"variance in one direction, {_fmt(az['displacement_top2'])} in two",
+        ]
+        phi = az.get("phi")
+        if phi:
+            lines.append(
+                f"- φ of the {phi['particle']} in decoded prior samples against flat: KS "
+                f"statistic {_fmt(phi['statistic'])}, p = {_fmt(phi['pvalue'])} "
+                f"(the data: p = {_fmt(phi['data_pvalue'])})"
+            )
+    return lines
+
+
 def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str:
     """Markdown text of an analysis summary (the ``summary.json`` dictionary).
 
@@ -85,6 +141,7 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
         lines += ["", "Each relevant latent and the observable it follows best (|Spearman ρ|):", ""]
         for dim, (obs, rho) in names.items():
             lines.append(f"- latent {dim}: `{obs}` ({rho:.2f})")
+    lines += _checks_section(summary.get("checks") or {})
     t = summary["timing"]
     lines += [
         "",
