@@ -188,7 +188,7 @@ def run_analysis(
     checks = physics_checks(trained, features, ledger, fs, relevant_dims, seed=seed)
 
     figures = _figure_paths()
-    latent_names = make_figures(out, fs, mu, relevant_dims, rel, trained.history, figures)
+    naming = make_figures(out, fs, mu, relevant_dims, rel, trained.history, figures)
 
     write_latents_root(
         out / "latents.root",
@@ -233,7 +233,10 @@ def run_analysis(
         "relevant_dims": relevant_dims,
         "expected": ledger.to_dict(),
         "latent_manifold_dim": latent_id,
-        "latent_names": latent_names,
+        "latent_names": {
+            b["latent"]: [b["observable"], b["dcor"]] for b in naming.to_dict()["best"]
+        },
+        "naming": naming.to_dict(),
         "verdict": {"consistent": bool(v.consistent), "text": v.text},
         "checks": checks,
         "timing": {

@@ -8,7 +8,16 @@ from latentsym.analysis.checks import (
     constraint_residuals,
     decoder_tangency,
 )
+from latentsym.analysis.compare import (
+    Comparison,
+    ObservableComparison,
+    compare_files,
+    compare_observables,
+    generated_final_state_p4,
+    inclusive_observables,
+)
 from latentsym.analysis.intrinsic import DimensionEstimate, mle_levina_bickel, pca_dim, twonn
+from latentsym.analysis.naming import Naming, distance_correlation, latent_correlations
 from latentsym.analysis.relevance import DirectionRelevance, Relevance, relevance
 from latentsym.analysis.scan import (
     LatentReading,
@@ -35,12 +44,15 @@ __all__ = [
     "DATASETS",
     "ID_TOLERANCE",
     "BenchmarkRow",
+    "Comparison",
     "ConstraintCheck",
     "ConstraintResidual",
     "DimensionEstimate",
     "DirectionRelevance",
     "FlatnessTest",
     "LatentReading",
+    "Naming",
+    "ObservableComparison",
     "Plateau",
     "Relevance",
     "ScanPoint",
@@ -51,10 +63,16 @@ __all__ = [
     "Verdict",
     "beta_scan",
     "boost_z",
+    "compare_files",
+    "compare_observables",
     "constraint_residuals",
     "decoder_tangency",
+    "distance_correlation",
     "find_plateau",
     "format_table",
+    "generated_final_state_p4",
+    "inclusive_observables",
+    "latent_correlations",
     "mle_levina_bickel",
     "pca_dim",
     "read_latents",

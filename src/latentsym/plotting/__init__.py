@@ -1,5 +1,6 @@
 """mplhep-styled figures: Axes in (``ax=None``), Axes or Figure out; never ``plt.show()``."""
 
+from latentsym.plotting.compare import plot_all, plot_comparison, plot_naming
 from latentsym.plotting.latents import plot_correlations, plot_latent_pairs
 from latentsym.plotting.relevance import plot_relevance
 from latentsym.plotting.save import FIGURE_FORMATS, save_figure
@@ -11,8 +12,11 @@ __all__ = [
     "CATEGORY_COLOURS",
     "FIGURE_FORMATS",
     "STYLES",
+    "plot_all",
+    "plot_comparison",
     "plot_correlations",
     "plot_latent_pairs",
+    "plot_naming",
     "plot_relevance",
     "plot_scan",
     "plot_training",

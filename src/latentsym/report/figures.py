@@ -1,4 +1,4 @@
-"""Figures of an analysis and the latent-observable correlation table."""
+"""Figures of an analysis and the naming of its relevant latents."""
 
 from __future__ import annotations
 
@@ -7,60 +7,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 
+from latentsym.analysis.naming import Naming, latent_correlations
 from latentsym.physics.observables import observable_labels, observables
 from latentsym.physics.selection import FinalState
 
-__all__ = ["latent_observable_correlations", "make_figures", "naming_observables"]
+__all__ = ["make_figures", "name_latents"]
 
 #: observables used to colour the pair plots, in this order, when present
 _PAIR_COLOURS = ("cos_theta_star", "phi_star", "y_sys", "m_sys")
 
 
-def naming_observables(fs: FinalState) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Observables to name latents by, with their axis labels.
+def name_latents(fs: FinalState, mu: np.ndarray, dims: Sequence[int], *, seed: int = 0) -> Naming:
+    """Correlate the latents ``dims`` with the physics observables of the final state.
 
-    The observables of :func:`latentsym.physics.observables.observables` (Collins–Soper
-    angles of the first particle, system mass, rapidity, pT, per-particle pT/eta/phi),
-    plus ``cos`` and ``sin`` of ``phi_star``: a VAE encodes an angle as a point on a circle,
-    which a rank correlation with the angle itself does not see.
+    Absolute Spearman and distance correlation against the observables of
+    :func:`latentsym.physics.observables.observables` (with cos and sin of every azimuth:
+    a VAE encodes an angle as a point on a circle); each latent is named after the
+    observable it follows best by distance correlation.
     """
-    obs = observables(fs.p4, fs.names)
-    labels = observable_labels(fs.names)
-    if "phi_star" in obs:
-        obs["cos_phi_star"] = np.cos(obs["phi_star"])
-        obs["sin_phi_star"] = np.sin(obs["phi_star"])
-        labels["cos_phi_star"] = r"$\cos\phi^*$"
-        labels["sin_phi_star"] = r"$\sin\phi^*$"
-    return obs, labels
-
-
-def latent_observable_correlations(
-    mu: np.ndarray, obs: Mapping[str, np.ndarray], *, max_points: int = 20000, seed: int = 0
-) -> tuple[np.ndarray, list[str]]:
-    """Absolute Spearman rank correlation of each latent with each observable.
-
-    Args:
-        mu: ``[N, k]`` encoder means.
-        obs: ``{name: [N]}`` observables; constant or non-finite ones get NaN.
-
-    Returns:
-        ``([k, n_obs] |rho|, observable names)``.
-    """
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(mu))[:max_points]
-    names = list(obs)
-    out = np.full((mu.shape[1], len(names)), np.nan)
-    for j, name in enumerate(names):
-        values = np.asarray(obs[name])[idx]
-        ok = np.isfinite(values)
-        if ok.sum() < 10 or np.ptp(values[ok]) == 0:
-            continue
-        for i in range(mu.shape[1]):
-            rho = spearmanr(mu[idx][ok, i], values[ok]).statistic
-            out[i, j] = abs(float(rho))
-    return out, names
+    return latent_correlations(
+        mu[:, list(dims)],
+        observables(fs.p4, fs.names),
+        latent_names=[f"z{d}" for d in dims],
+        labels=observable_labels(fs.names),
+        seed=seed,
+    )
 
 
 def make_figures(
@@ -71,18 +43,17 @@ def make_figures(
     rel: Any,
     history: Sequence[Mapping[str, Any]],
     figures: Mapping[str, str],
-) -> dict[str, tuple[str, float]]:
-    """Draw and save the analysis figures into ``out``; name the relevant latents.
+) -> Naming:
+    """Draw and save the analysis figures into ``out``; return the naming of the latents.
 
-    Returns:
-        ``{latent dim: (observable it follows best, |Spearman rho|)}`` for the relevant
-        directions.
+    The pair plots and the correlation heat map show the relevant directions (the two
+    most relevant ones when none passes the threshold).
     """
     import matplotlib.pyplot as plt
 
     from latentsym.plotting import (
-        plot_correlations,
         plot_latent_pairs,
+        plot_naming,
         plot_relevance,
         plot_training,
         save_figure,
@@ -109,8 +80,9 @@ def make_figures(
     plot_training(curves, ax=ax)
     save_figure(fig, out / files["Training curves"], overwrite=True)
 
-    obs, labels = naming_observables(fs)
     shown = list(relevant_dims) or [d.dim for d in rel.directions[:2]]
+    obs = observables(fs.p4, fs.names)
+    labels = observable_labels(fs.names)
     colour = {k: obs[k] for k in _PAIR_COLOURS if k in obs}
     fig = plot_latent_pairs(
         mu[:, shown],
@@ -122,29 +94,14 @@ def make_figures(
         fig, out / files["Relevant latents coloured by physics observables"], overwrite=True
     )
 
-    corr, names = latent_observable_correlations(mu[:, shown], obs)
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.6 * len(names)), 1.2 + 0.6 * len(shown)))
-    plot_correlations(
-        corr,
-        [f"z{d}" for d in shown],
-        [labels.get(n, n) for n in names],
-        ax=ax,
-        vmin=0.0,
-        vmax=1.0,
-        cmap="viridis",
-        fmt="{:.2f}",
-        cbar_label="|Spearman ρ|",
+    naming = name_latents(fs, mu, shown)
+    fig, ax = plt.subplots(
+        figsize=(max(7.0, 0.6 * len(naming.observable_names)), 1.6 + 0.6 * len(shown))
     )
+    plot_naming(naming, ax=ax)
     save_figure(
         fig,
         out / files["Correlation of the relevant latents with physics observables"],
         overwrite=True,
     )
-
-    named: dict[str, tuple[str, float]] = {}
-    for row, dim in enumerate(shown):
-        if dim not in relevant_dims or np.all(np.isnan(corr[row])):
-            continue
-        j = int(np.nanargmax(corr[row]))
-        named[str(dim)] = (names[j], float(corr[row, j]))
-    return named
+    return naming

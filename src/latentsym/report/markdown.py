@@ -138,9 +138,9 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
         lines.append(f"| {r['dim']} | {r['R']:.3f} | {r['var_mu']:.3f} | {r['kl']:.3f} |")
     names = summary.get("latent_names") or {}
     if names:
-        lines += ["", "Each relevant latent and the observable it follows best (|Spearman ρ|):", ""]
-        for dim, (obs, rho) in names.items():
-            lines.append(f"- latent {dim}: `{obs}` ({rho:.2f})")
+        lines += ["", "Each latent and the observable it follows best (distance correlation):", ""]
+        for latent, (obs, dcor) in names.items():
+            lines.append(f"- {latent}: `{obs}` ({dcor:.2f})")
     lines += _checks_section(summary.get("checks") or {})
     t = summary["timing"]
     lines += [

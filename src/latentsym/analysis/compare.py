@@ -1,0 +1,564 @@
+"""Comparison of observable distributions: input sample, generated events, MC truth.
+
+For every observable shared by all samples and every sample other than the reference,
+two numbers are computed:
+
+* **chi2/ndf** between normalised histograms. The binning is shared: ``bins`` equal
+  bins between the 0.5th and 99.5th percentiles of the reference sample (of all samples
+  pooled when the reference is constant), plus the underflow and overflow bins, so that
+  every entry takes part. Each histogram is divided by its sample's total weight, with
+  the statistical variance ``sum(w^2) / W^2`` per bin (``n / N^2`` unweighted). Then
+  ``chi2 = sum_b (p_b - q_b)^2 / (var_p_b + var_q_b)`` over the bins where at least one
+  sample has entries (bins empty in both are skipped), and ``ndf = (bins used) - 1`` (the
+  normalisation removes one degree of freedom). Two samples drawn from the same
+  distribution give chi2/ndf near 1; the errors are Gaussian approximations, so bins with
+  very few entries make the number less reliable.
+* **Wasserstein-1 distance** (``scipy.stats.wasserstein_distance``) between the
+  unbinned values, weighted when weights are given, in the observable's unit, and divided
+  by the reference's standard deviation (``w1_rel``, unit-free; the pooled standard
+  deviation is used when the reference is constant, i.e. its spread is below 1e-6 of
+  max(|value|, 1), e.g. the mass of an e+e- final state at fixed sqrt(s)).
+
+Non-finite values (e.g. an angle undefined for a particle at rest) are dropped per sample
+and observable and counted in ``n_dropped``.
+
+:func:`compare_files` is the library core of ``latentsym compare``: it reads the files,
+generates events from a trained model and writes ``comparison.json`` and figures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import hist
+import numpy as np
+import torch
+import vector
+from scipy.stats import wasserstein_distance
+
+from latentsym.errors import ConfigError, TopologyError
+
+__all__ = [
+    "INVISIBLE_PIDS",
+    "Comparison",
+    "ObservableComparison",
+    "compare_files",
+    "compare_observables",
+    "generated_final_state_p4",
+    "inclusive_observables",
+]
+
+INVISIBLE_PIDS = (12, 14, 16)
+"""PDG ids (and their antiparticles) left out of the visible sums: the neutrinos."""
+
+_CONSTANT_RTOL = 1e-6
+"""A reference spread below this fraction of max(|value|, 1) counts as constant."""
+
+
+@dataclass(frozen=True)
+class ObservableComparison:
+    """One observable, one sample against the reference.
+
+    Attributes:
+        observable: the observable's key.
+        sample: the compared sample's name.
+        chi2: chi-square between the normalised histograms.
+        ndf: degrees of freedom (bins used minus one).
+        w1: Wasserstein-1 distance, in the observable's unit.
+        w1_rel: ``w1`` divided by the reference's standard deviation.
+        n_reference: finite entries of the reference.
+        n_sample: finite entries of the sample.
+    """
+
+    observable: str
+    sample: str
+    chi2: float
+    ndf: int
+    w1: float
+    w1_rel: float
+    n_reference: int
+    n_sample: int
+
+    @property
+    def chi2_ndf(self) -> float:
+        """``chi2 / ndf`` (NaN when ndf is 0)."""
+        return self.chi2 / self.ndf if self.ndf > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (non-finite numbers become None)."""
+        return {
+            "observable": self.observable,
+            "sample": self.sample,
+            "chi2": _num(self.chi2),
+            "ndf": self.ndf,
+            "chi2_ndf": _num(self.chi2_ndf),
+            "w1": _num(self.w1),
+            "w1_rel": _num(self.w1_rel),
+            "n_reference": self.n_reference,
+            "n_sample": self.n_sample,
+        }
+
+
+@dataclass
+class Comparison:
+    """All observables of several samples against a reference sample.
+
+    Attributes:
+        reference: name of the reference sample.
+        samples: sample names, the reference first.
+        observables: compared observable keys, in order.
+        results: one :class:`ObservableComparison` per observable and non-reference sample.
+        histograms: ``{observable: {sample: hist.Hist}}`` with Weight storage, raw
+            (unnormalised) counts, underflow and overflow included.
+        labels: ``{observable: axis title}`` for figures.
+        n_dropped: ``{sample: {observable: non-finite values dropped}}`` (non-zero only).
+        skipped: observables present in some samples only (not compared).
+    """
+
+    reference: str
+    samples: list[str]
+    observables: list[str]
+    results: list[ObservableComparison]
+    histograms: dict[str, dict[str, hist.Hist]]
+    labels: dict[str, str] = field(default_factory=dict)
+    n_dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def result(self, observable: str, sample: str) -> ObservableComparison:
+        """The comparison of ``sample`` against the reference for ``observable``."""
+        for r in self.results:
+            if r.observable == observable and r.sample == sample:
+                return r
+        raise ConfigError(
+            f"no comparison for observable {observable!r} and sample {sample!r}; observables: "
+            f"{', '.join(self.observables)}; samples: {', '.join(self.samples[1:])}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary: per sample and observable the numbers, plus the bin edges."""
+        per_sample: dict[str, dict[str, Any]] = {s: {} for s in self.samples[1:]}
+        for r in self.results:
+            d = r.to_dict()
+            per_sample[r.sample][r.observable] = {
+                k: v for k, v in d.items() if k not in ("sample", "observable")
+            }
+        worst = {}
+        for s in self.samples[1:]:
+            rows = [r for r in self.results if r.sample == s and np.isfinite(r.chi2_ndf)]
+            if rows:
+                top = max(rows, key=lambda r: r.chi2_ndf)
+                worst[s] = {"observable": top.observable, "chi2_ndf": _num(top.chi2_ndf)}
+        return {
+            "reference": self.reference,
+            "samples": list(self.samples),
+            "observables": list(self.observables),
+            "method": (
+                "chi2 between histograms normalised to unit total weight, shared binning from "
+                "the reference's 0.5-99.5 percentiles plus under/overflow, variances sum(w^2)/W^2 "
+                "of both samples, bins empty in both skipped, ndf = bins used - 1; "
+                "w1 = scipy.stats.wasserstein_distance on unbinned values, w1_rel = w1 / std(ref)"
+            ),
+            "comparisons": per_sample,
+            "worst": worst,
+            "edges": {
+                o: [float(e) for e in next(iter(h.values())).axes[0].edges]
+                for o, h in self.histograms.items()
+            },
+            "n_dropped": self.n_dropped,
+            "skipped": list(self.skipped),
+        }
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _edges(ref: np.ndarray, pooled: np.ndarray, bins: int) -> np.ndarray:
+    lo, hi = (float(q) for q in np.percentile(ref, [0.5, 99.5]))
+    if hi - lo <= _CONSTANT_RTOL * max(abs(lo), 1.0):
+        lo, hi = (float(q) for q in np.percentile(pooled, [0.5, 99.5]))
+    if hi - lo <= _CONSTANT_RTOL * max(abs(lo), 1.0):
+        half = 1e-6 * max(abs(lo), 1.0)
+        lo, hi = lo - half, hi + half
+    return np.linspace(lo, hi, bins + 1)
+
+
+def _histogram(values: np.ndarray, weights: np.ndarray, edges: np.ndarray, name: str) -> hist.Hist:
+    h = hist.Hist(hist.axis.Variable(edges, name=name), storage=hist.storage.Weight())
+    h.fill(values, weight=weights)
+    return h
+
+
+def _chi2(h1: hist.Hist, h2: hist.Hist) -> tuple[float, int]:
+    v1, v2 = np.asarray(h1.values(flow=True)), np.asarray(h2.values(flow=True))
+    s1, s2 = np.asarray(h1.variances(flow=True)), np.asarray(h2.variances(flow=True))
+    w1, w2 = float(v1.sum()), float(v2.sum())
+    p, q = v1 / w1, v2 / w2
+    var = np.asarray(s1 / w1**2 + s2 / w2**2)
+    used = np.asarray(var > 0)
+    chi2 = float(np.sum((p[used] - q[used]) ** 2 / var[used]))
+    return chi2, int(used.sum()) - 1
+
+
+def compare_observables(
+    samples: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    reference: str = "input",
+    bins: int = 40,
+    weights: Mapping[str, np.ndarray] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Comparison:
+    """Compare the observables of several samples with those of a reference sample.
+
+    Args:
+        samples: ``{sample name: {observable: [N_s] values}}``, e.g. the output of
+            :func:`latentsym.physics.observables.observables` per sample. Observables
+            present in every sample are compared.
+        reference: name of the reference sample (binning and W1 scale come from it).
+        bins: number of equal bins between the reference's 0.5 and 99.5 percentiles.
+        weights: optional ``{sample name: [N_s] event weights}`` (1 when absent).
+        labels: optional ``{observable: axis title}`` kept for figures.
+
+    Returns:
+        A :class:`Comparison` (see the module docstring for the definitions).
+
+    Raises:
+        ConfigError: unknown reference, fewer than two samples, bad ``bins``, weights of
+            the wrong length, or a sample with fewer than 2 finite values.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> c = compare_observables({"input": {"x": rng.normal(size=5000)},
+        ...                          "other": {"x": rng.normal(size=5000)}})
+        >>> 0.5 < c.result("x", "other").chi2_ndf < 2.0
+        True
+    """
+    if reference not in samples:
+        raise ConfigError(
+            f"reference sample {reference!r} is not among the samples; allowed: "
+            f"{', '.join(samples)}"
+        )
+    if len(samples) < 2:
+        raise ConfigError("give at least two samples to compare (the reference and another)")
+    if not isinstance(bins, int) or bins < 2:
+        raise ConfigError(f"bins={bins!r}: give an integer number of bins >= 2")
+    names = [reference] + [s for s in samples if s != reference]
+    keys = [k for k in samples[reference] if all(k in samples[s] for s in names)]
+    skipped = sorted({k for s in names for k in samples[s]} - set(keys))
+    if not keys:
+        raise ConfigError(
+            f"the samples {', '.join(names)} share no observable; keys of {reference!r}: "
+            f"{', '.join(samples[reference]) or '(none)'}"
+        )
+    wts = {s: _weights(samples[s][keys[0]], (weights or {}).get(s), s) for s in names}
+    results: list[ObservableComparison] = []
+    histograms: dict[str, dict[str, hist.Hist]] = {}
+    dropped: dict[str, dict[str, int]] = {}
+    for key in keys:
+        vals, ws = {}, {}
+        for s in names:
+            v = np.asarray(samples[s][key], dtype=np.float64).ravel()
+            if v.shape != wts[s].shape:
+                raise ConfigError(
+                    f"sample {s!r}: observable {key!r} has {v.size} values but "
+                    f"{wts[s].size} events; all observables of a sample need one value per event"
+                )
+            ok = np.isfinite(v)
+            if (~ok).any():
+                dropped.setdefault(s, {})[key] = int((~ok).sum())
+            if ok.sum() < 2:
+                raise ConfigError(
+                    f"sample {s!r}: observable {key!r} has {int(ok.sum())} finite values; "
+                    "need at least 2"
+                )
+            vals[s], ws[s] = v[ok], wts[s][ok]
+        edges = _edges(vals[reference], np.concatenate(list(vals.values())), bins)
+        histograms[key] = {s: _histogram(vals[s], ws[s], edges, key) for s in names}
+        scale = _std(vals[reference], ws[reference])
+        if scale <= _CONSTANT_RTOL * max(abs(float(np.mean(vals[reference]))), 1.0):
+            scale = float(np.std(np.concatenate(list(vals.values()))))
+        for s in names[1:]:
+            chi2, ndf = _chi2(histograms[key][reference], histograms[key][s])
+            w1 = float(wasserstein_distance(vals[reference], vals[s], ws[reference], ws[s]))
+            results.append(
+                ObservableComparison(
+                    observable=key,
+                    sample=s,
+                    chi2=chi2,
+                    ndf=ndf,
+                    w1=w1,
+                    w1_rel=w1 / scale if scale > 0 else float("nan"),
+                    n_reference=int(vals[reference].size),
+                    n_sample=int(vals[s].size),
+                )
+            )
+    return Comparison(
+        reference=reference,
+        samples=names,
+        observables=keys,
+        results=results,
+        histograms=histograms,
+        labels={k: (labels or {}).get(k, k) for k in keys},
+        n_dropped=dropped,
+        skipped=skipped,
+    )
+
+
+def _weights(first: np.ndarray, w: np.ndarray | None, name: str) -> np.ndarray:
+    n = np.asarray(first).size
+    if w is None:
+        return np.ones(n)
+    out = np.asarray(w, dtype=np.float64).ravel()
+    if out.shape != (n,):
+        raise ConfigError(f"weights of sample {name!r} have {out.size} entries; expected {n}")
+    if not np.all(np.isfinite(out)):
+        raise ConfigError(f"weights of sample {name!r} contain NaN or inf")
+    return out
+
+
+def _std(v: np.ndarray, w: np.ndarray) -> float:
+    mean = np.average(v, weights=w)
+    return float(np.sqrt(max(np.average((v - mean) ** 2, weights=w), 0.0)))
+
+
+def generated_final_state_p4(trained: Any, n: int, *, seed: int = 0) -> ak.Array:
+    """Events generated by a trained model, as an ``[n, n_particles]`` Momentum4D array.
+
+    Latent points are drawn from the prior N(0, 1) in every direction
+    (``trained.sample``), decoded to physical features and mapped back to (E, px, py,
+    pz) with the model's feature representation.
+
+    Args:
+        trained: a :class:`~latentsym.models.checkpoint.TrainedModel`.
+        n: number of events to generate.
+        seed: seed of the prior draw.
+
+    Returns:
+        ``[n, F / 4]`` vector Momentum4D array (GeV), ready for
+        :func:`~latentsym.physics.observables.observables`.
+
+    Example:
+        >>> p4 = generated_final_state_p4(trained, 1000, seed=1)  # doctest: +SKIP
+        >>> obs = observables(p4, ["mu+", "mu-"])  # doctest: +SKIP
+    """
+    from latentsym.features.representations import get_representation
+
+    if not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n={n!r}: give a positive number of events to generate")
+    feats = trained.sample(n, seed=seed)
+    rep = get_representation(trained.representation)
+    mom = rep.to_momenta(torch.from_numpy(np.asarray(feats, dtype=np.float64))).numpy()
+    return vector.zip(
+        {
+            "px": ak.from_numpy(mom[..., 1]),
+            "py": ak.from_numpy(mom[..., 2]),
+            "pz": ak.from_numpy(mom[..., 3]),
+            "E": ak.from_numpy(mom[..., 0]),
+        }
+    )
+
+
+def inclusive_observables(
+    events: ak.Array, *, invisible: Sequence[int] = INVISIBLE_PIDS
+) -> dict[str, np.ndarray]:
+    """Observables of all outgoing (status 1) particles, for samples of differing topology.
+
+    Used where exclusive final states cannot be matched, e.g. generator-level particles
+    against reconstructed particles (which carry no PDG id). Particles whose ``|pid|`` is
+    in ``invisible`` are left out.
+
+    Args:
+        events: events in the latentsym schema.
+        invisible: PDG ids (absolute values) to leave out (default: neutrinos).
+
+    Returns:
+        ``{key: [N] float64}`` with ``n_visible`` (multiplicity), ``e_vis`` (sum of
+        energies, GeV), ``m_vis`` (mass of the summed four-momentum, GeV), ``pt_vis``
+        (its transverse momentum, GeV), ``pz_vis`` (its longitudinal momentum, GeV) and
+        ``sum_pt`` (scalar sum of the particles' pT, GeV).
+
+    Example:
+        >>> obs = inclusive_observables(events)  # doctest: +SKIP
+        >>> sorted(obs)[:2]  # doctest: +SKIP
+        ['e_vis', 'm_vis']
+    """
+    parts = events.particles
+    keep = parts.status == 1
+    for pid in invisible:
+        keep = keep & (abs(parts.pid) != abs(int(pid)))
+    p4 = parts.p4[keep]
+    px = ak.to_numpy(ak.sum(p4.px, axis=1)).astype(np.float64)
+    py = ak.to_numpy(ak.sum(p4.py, axis=1)).astype(np.float64)
+    pz = ak.to_numpy(ak.sum(p4.pz, axis=1)).astype(np.float64)
+    e = ak.to_numpy(ak.sum(p4.E, axis=1)).astype(np.float64)
+    m2 = e**2 - px**2 - py**2 - pz**2
+    return {
+        "n_visible": ak.to_numpy(ak.num(p4, axis=1)).astype(np.float64),
+        "e_vis": e,
+        "m_vis": np.sign(m2) * np.sqrt(np.abs(m2)),
+        "pt_vis": np.hypot(px, py),
+        "pz_vis": pz,
+        "sum_pt": ak.to_numpy(ak.sum(p4.pt, axis=1)).astype(np.float64),
+    }
+
+
+def compare_files(
+    input_path: str | os.PathLike[str],
+    *,
+    model_dir: str | os.PathLike[str] | None = None,
+    truth_path: str | os.PathLike[str] | None = None,
+    input_options: Mapping[str, Any] | None = None,
+    truth_options: Mapping[str, Any] | None = None,
+    topology: str | None = None,
+    n_generated: int | None = None,
+    max_events: int | None = None,
+    bins: int = 40,
+    out_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Compare an input sample with events generated by a trained model and with MC truth.
+
+    Two comparisons are made, each where it applies:
+
+    * ``exclusive`` (when a model or a ``topology`` is given): the observables of
+      :func:`~latentsym.physics.observables.observables` for one final state, input as
+      reference, against ``generated`` (events decoded from prior samples of the model)
+      and against ``truth`` when the truth sample has the same final state.
+    * ``inclusive`` (when a truth sample is given): :func:`inclusive_observables` of all
+      visible outgoing particles, input against truth. This is what can be compared when
+      the topologies differ, e.g. reconstructed particles (``RP``, no PDG id) against
+      generator particles (``MC``) of the same EDM4hep file.
+
+    Args:
+        input_path: the input event file (the reference).
+        model_dir: folder of a trained model (:func:`latentsym.models.load_model`).
+        truth_path: a truth event file; with ``truth_options`` only, the input file is
+            read a second time with those options (e.g. ``{"collections": ["MC"]}``).
+        input_options, truth_options: options of :func:`latentsym.read_events` (ROOT).
+        topology: final state of the exclusive comparison (default: the most common one).
+        n_generated: events to generate (default: as many as the selected input events).
+        max_events: read at most this many events of each file.
+        bins: histogram bins (see :func:`compare_observables`).
+        out_dir: when given, ``comparison.json`` and ``comparison_<kind>.png`` are written
+            there (atomically; a non-empty folder is refused unless ``overwrite``).
+        overwrite: allow a non-empty ``out_dir`` and replace our files in it.
+        seed: seed of the generated events.
+
+    Returns:
+        ``{"input", "model", "truth", "exclusive", "inclusive", "notes", "files"}`` with the
+        two comparisons as :meth:`Comparison.to_dict` (None where not made).
+
+    Raises:
+        ConfigError: nothing to compare, or a model whose features do not fit the topology.
+
+    Example:
+        >>> compare_files("uproot-issue-589.root", input_options={"collections": ["RP"]},
+        ...               truth_options={"collections": ["MC"]})  # doctest: +SKIP
+    """
+    from latentsym.io.read import read_events
+    from latentsym.physics.observables import observable_labels, observables
+    from latentsym.physics.selection import select_final_state
+
+    if model_dir is None and truth_path is None and truth_options is None:
+        raise ConfigError(
+            f"{input_path}: nothing to compare against; give a trained model (--model), a truth "
+            "file (--truth) or truth read options (e.g. collections=['MC'])"
+        )
+    inputs = [p for p in (input_path, truth_path) if p is not None]
+    out = None
+    if out_dir is not None:
+        from latentsym.report.outputs import prepare_output_dir
+
+        out = prepare_output_dir(out_dir, inputs, overwrite=overwrite)
+    events, _ = read_events(input_path, max_events=max_events, **dict(input_options or {}))
+    truth = None
+    if truth_path is not None or truth_options is not None:
+        source = truth_path if truth_path is not None else input_path
+        truth, _ = read_events(source, max_events=max_events, **dict(truth_options or {}))
+    notes: list[str] = []
+    result: dict[str, Any] = {
+        "input": {"path": str(input_path), "options": dict(input_options or {})},
+        "model": str(model_dir) if model_dir is not None else None,
+        "truth": None
+        if truth is None
+        else {"path": str(truth_path or input_path), "options": dict(truth_options or {})},
+        "exclusive": None,
+        "inclusive": None,
+        "notes": notes,
+    }
+    comparisons: dict[str, Comparison] = {}
+    if model_dir is not None or topology is not None:
+        fs = select_final_state(events, topology)
+        names = list(fs.names)
+        samples = {"input": observables(fs.p4, names)}
+        weights = {"input": np.asarray(fs.weight, dtype=np.float64)}
+        if model_dir is not None:
+            from latentsym.models import load_model
+
+            trained = load_model(model_dir)
+            if trained.config.n_features != 4 * len(names):
+                raise ConfigError(
+                    f"{model_dir}: the model has {trained.config.n_features} features but the "
+                    f"final state {' '.join(names)} of {input_path} needs {4 * len(names)}; "
+                    "pass the topology the model was trained on"
+                )
+            n_gen = fs.n_events if n_generated is None else n_generated
+            samples["generated"] = observables(
+                generated_final_state_p4(trained, n_gen, seed=seed), names
+            )
+        if truth is not None:
+            try:
+                tfs = select_final_state(truth, list(fs.pids))
+            except TopologyError:
+                notes.append(
+                    f"the truth sample has no {' '.join(names)} final state: it is compared "
+                    "through inclusive observables only"
+                )
+            else:
+                samples["truth"] = observables(tfs.p4, names)
+                weights["truth"] = np.asarray(tfs.weight, dtype=np.float64)
+        comparisons["exclusive"] = compare_observables(
+            samples, bins=bins, weights=weights, labels=observable_labels(names)
+        )
+        result["topology"] = " ".join(names)
+    if truth is not None:
+        samples_inc = {
+            "input": inclusive_observables(events),
+            "truth": inclusive_observables(truth),
+        }
+        weights_inc = {
+            "input": np.asarray(events.weight, dtype=np.float64),
+            "truth": np.asarray(truth.weight, dtype=np.float64),
+        }
+        comparisons["inclusive"] = compare_observables(samples_inc, bins=bins, weights=weights_inc)
+        notes.append(
+            "inclusive: all outgoing particles except neutrinos; reconstructed and generator "
+            "particles differ by detector effects, so chi2/ndf there measures the resolution"
+        )
+    for kind, comp in comparisons.items():
+        result[kind] = comp.to_dict()
+    if out is not None:
+        result["files"] = _write(out, result, comparisons, overwrite)
+    return result
+
+
+def _write(
+    out: Any, result: dict[str, Any], comparisons: Mapping[str, Comparison], overwrite: bool
+) -> list[str]:
+    from latentsym.plotting.compare import plot_all
+    from latentsym.plotting.save import save_figure
+    from latentsym.report.outputs import atomic_write_json
+
+    files = []
+    for kind, comp in comparisons.items():
+        path = out / f"comparison_{kind}.png"
+        save_figure(plot_all(comp), path, overwrite=overwrite)
+        files.append(path.name)
+    files.append("comparison.json")
+    atomic_write_json(out / "comparison.json", {**result, "files": files})
+    return files

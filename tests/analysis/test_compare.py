@@ -1,0 +1,196 @@
+"""Comparison of observables: sample halves, a distorted sample, a trained model, files."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from conftest import external, sample
+
+import latentsym
+from latentsym.analysis.compare import (
+    compare_files,
+    compare_observables,
+    generated_final_state_p4,
+    inclusive_observables,
+)
+from latentsym.errors import ConfigError, OutputError
+from latentsym.features import build
+from latentsym.models import fit
+from latentsym.physics.observables import observables
+from latentsym.plotting.compare import plot_all, plot_comparison
+
+EE = "ee_mumu_91GeV.lhe.gz"
+
+
+@pytest.fixture(scope="module")
+def ee():
+    events, _ = latentsym.read_events(sample(EE))
+    return latentsym.select_final_state(events, "mu+ mu-")
+
+
+@pytest.fixture(scope="module")
+def halves(ee):
+    obs = observables(ee.p4, ee.names)
+    return {k: v[0::2] for k, v in obs.items()}, {k: v[1::2] for k, v in obs.items()}
+
+
+@pytest.fixture(scope="module")
+def trained(ee, tmp_path_factory):
+    events, _ = latentsym.read_events(sample(EE), max_events=3000)
+    fm = build(latentsym.select_final_state(events, "mu+ mu-"), "cartesian")
+    model = fit(fm, epochs=30, seed=0, progress=False)
+    folder = tmp_path_factory.mktemp("model")
+    model.save(folder)
+    return model, folder
+
+
+def test_halves_agree(halves):
+    a, b = halves
+    comp = compare_observables({"input": a, "half": b})
+    varied = [r for r in comp.results if r.ndf >= 20]
+    # m_sys and pt_sys are constant at fixed sqrt(s): one bin, nothing to test
+    assert {r.observable for r in varied} >= {"cos_theta_star", "phi_star", "eta_mu+", "pt_mu-"}
+    for r in varied:
+        assert 0.4 < r.chi2_ndf < 2.0, (r.observable, r.chi2_ndf)
+        assert r.w1_rel < 0.05, (r.observable, r.w1_rel)
+        assert r.n_reference == r.n_sample == 10_000
+    mean = np.mean([r.chi2_ndf for r in varied])
+    assert 0.7 < mean < 1.3
+
+
+def test_distorted_sample_is_flagged(halves):
+    a, b = halves
+    distorted = dict(b, **{"eta_mu+": 1.25 * b["eta_mu+"]})
+    comp = compare_observables({"input": a, "distorted": distorted})
+    bad = comp.result("eta_mu+", "distorted")
+    assert bad.chi2_ndf > 5.0
+    assert bad.w1_rel > 0.04
+    assert comp.result("eta_mu-", "distorted").chi2_ndf < 2.0
+    assert comp.to_dict()["worst"]["distorted"]["observable"] == "eta_mu+"
+
+
+def test_chi2_known_values():
+    # 2 bins + empty flow bins: p = (0.5, 0.5), q = (0.75, 0.25) with 4 entries each
+    a = {"x": np.array([0.1, 0.2, 0.8, 0.9])}
+    b = {"x": np.array([0.1, 0.2, 0.3, 0.9])}
+    comp = compare_observables({"input": a, "b": b}, bins=2)
+    r = comp.result("x", "b")
+    # edges from the 0.5/99.5 percentiles: the extreme points fall into the flow bins
+    h = comp.histograms["x"]["input"]
+    assert h.values(flow=True).sum() == 4
+    p = h.values(flow=True) / 4
+    q = comp.histograms["x"]["b"].values(flow=True) / 4
+    var = p / 4 + q / 4
+    used = var > 0
+    assert r.chi2 == pytest.approx(np.sum((p[used] - q[used]) ** 2 / var[used]))
+    assert r.ndf == used.sum() - 1
+    assert r.w1 == pytest.approx(0.5 / 4)  # one point moved from 0.8 to 0.3
+
+
+def test_weights_change_the_answer():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=4000), rng.normal(size=4000)
+    w = np.where(y > 0, 2.0, 1.0)
+    plain = compare_observables({"input": {"y": x}, "s": {"y": y}}).result("y", "s")
+    weighted = compare_observables({"input": {"y": x}, "s": {"y": y}}, weights={"s": w}).result(
+        "y", "s"
+    )
+    assert plain.w1_rel < 0.05
+    assert weighted.w1_rel > 0.2
+    assert weighted.chi2_ndf > 5 * plain.chi2_ndf
+
+
+def test_model_against_input(ee, trained):
+    model, _ = trained
+    gen = generated_final_state_p4(model, 3000, seed=1)
+    assert gen.ndim == 2
+    assert len(gen) == 3000
+    assert float(np.mean(gen.E)) == pytest.approx(45.6, abs=1.0)
+    comp = compare_observables(
+        {"input": observables(ee.p4[:3000], ee.names), "generated": observables(gen, ee.names)}
+    )
+    angles = {o: comp.result(o, "generated") for o in ("cos_theta_star", "phi_mu+", "eta_mu+")}
+    for r in angles.values():
+        assert r.w1_rel < 0.2, (r.observable, r.w1_rel)
+        assert r.chi2_ndf < 5.0, (r.observable, r.chi2_ndf)
+    assert comp.result("m_sys", "generated").w1 < 1.0  # GeV
+    assert np.isfinite(comp.result("m_sys", "generated").w1_rel)
+    json.dumps(comp.to_dict(), allow_nan=False)
+
+
+def test_plots(halves):
+    a, b = halves
+    comp = compare_observables({"input": a, "half": b})
+    main, ratio = plot_comparison(comp, "cos_theta_star")
+    assert len(main.get_legend().get_texts()) == 2
+    assert "chi" in main.get_legend().get_texts()[1].get_text()
+    ys = np.concatenate([line.get_ydata() for line in ratio.lines if len(line.get_ydata()) > 2])
+    assert np.nanmedian(np.abs(ys - 1)) < 0.1
+    plt.close(main.figure)
+    fig = plot_all(comp, observables=["cos_theta_star", "phi_star", "eta_mu+"], ncols=2)
+    assert len(fig.axes) == 6
+    plt.close(fig)
+
+
+def test_errors(halves):
+    a, b = halves
+    with pytest.raises(ConfigError, match="reference sample 'truth'"):
+        compare_observables({"input": a, "b": b}, reference="truth")
+    with pytest.raises(ConfigError, match="at least two samples"):
+        compare_observables({"input": a})
+    with pytest.raises(ConfigError, match="share no observable"):
+        compare_observables({"input": {"x": np.ones(3)}, "b": {"y": np.ones(3)}})
+    with pytest.raises(ConfigError, match="weights of sample 'b'"):
+        compare_observables({"input": a, "b": b}, weights={"b": np.ones(3)})
+    with pytest.raises(ConfigError, match="was not compared"):
+        plot_comparison(compare_observables({"input": a, "b": b}), "nope")
+    with pytest.raises(ConfigError, match="nothing to compare"):
+        compare_files(sample(EE))
+
+
+def test_compare_files_with_model(trained, tmp_path):
+    _, folder = trained
+    out = tmp_path / "cmp"
+    result = compare_files(
+        sample(EE), model_dir=folder, max_events=3000, n_generated=3000, out_dir=out
+    )
+    assert result["topology"] == "mu+ mu-"
+    assert result["inclusive"] is None
+    cos = result["exclusive"]["comparisons"]["generated"]["cos_theta_star"]
+    assert cos["w1_rel"] < 0.2
+    on_disk = json.loads((out / "comparison.json").read_text())
+    assert on_disk["exclusive"]["comparisons"] == result["exclusive"]["comparisons"]
+    assert (out / "comparison_exclusive.png").stat().st_size > 10_000
+    with pytest.raises(OutputError, match="not empty"):
+        compare_files(sample(EE), model_dir=folder, max_events=3000, out_dir=out)
+    again = compare_files(
+        sample(EE), model_dir=folder, max_events=3000, n_generated=3000, out_dir=out,
+        overwrite=True,
+    )  # fmt: skip
+    assert again["exclusive"] == result["exclusive"]
+
+
+def test_inclusive_reco_against_truth(tmp_path):
+    path = external("uproot-issue-589.root")
+    result = compare_files(
+        path,
+        input_options={"collections": ["RP"]},
+        truth_options={"collections": ["MC"]},
+        out_dir=tmp_path / "o",
+    )
+    assert result["exclusive"] is None
+    inc = result["inclusive"]["comparisons"]["truth"]
+    assert set(inc) == {"n_visible", "e_vis", "m_vis", "pt_vis", "pz_vis", "sum_pt"}
+    # generator level counts every stable particle; reconstruction sees fewer
+    events_rp, _ = latentsym.read_events(path, collections=["RP"])
+    events_mc, _ = latentsym.read_events(path, collections=["MC"])
+    n_rp = inclusive_observables(events_rp)["n_visible"]
+    n_mc = inclusive_observables(events_mc)["n_visible"]
+    assert np.mean(n_mc) > np.mean(n_rp)
+    # 151 events: the multiplicity shifts by ~13 particles, the energy flow much less
+    assert inc["n_visible"]["w1_rel"] > 1.0
+    assert inc["e_vis"]["w1_rel"] < 0.5
+    assert (tmp_path / "o" / "comparison_inclusive.png").exists()
