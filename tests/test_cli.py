@@ -136,3 +136,16 @@ def test_benchmark_prints_table(tmp_path, capsys):
     assert "| circle | 1 | 2 |" in text
     rows = json.loads(out.read_text())
     assert rows[0]["pca"] == 2
+
+
+def test_compare_input_with_generated(toy_lhe, tmp_path, capsys):
+    run_out = tmp_path / "run"
+    assert main(["run", str(toy_lhe), "--out", str(run_out), "--epochs", "3", "--quiet"]) == 0
+    out = tmp_path / "cmp"
+    assert main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 0
+    d = json.loads((out / "comparison.json").read_text())
+    generated = d["exclusive"]["comparisons"]["generated"]
+    assert {"cos_theta_star", "phi_star", "pt_mu+"} <= set(generated)
+    assert all(r["w1"] >= 0 for r in generated.values())
+    assert "chi2/ndf" in capsys.readouterr().out
+    assert main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 2

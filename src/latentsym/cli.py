@@ -149,6 +149,40 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from latentsym.analysis.compare import compare_files
+
+    def options(collections: str | None) -> dict[str, object] | None:
+        return {"collections": [c for c in collections.split(",") if c]} if collections else None
+
+    d = compare_files(
+        args.input,
+        model_dir=args.model,
+        truth_path=args.truth,
+        input_options=options(args.input_collections),
+        truth_options=options(args.truth_collections),
+        topology=args.topology,
+        n_generated=args.n_generated,
+        max_events=args.max_events,
+        bins=args.bins,
+        out_dir=args.out,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    for kind in ("exclusive", "inclusive"):
+        comp = d.get(kind)
+        if not comp:
+            continue
+        print(f"{kind} comparison (reference: {comp['reference']})")
+        for sample, per_obs in comp["comparisons"].items():
+            for obs, r in per_obs.items():
+                chi2 = "n/a" if r["chi2_ndf"] is None else f"{r['chi2_ndf']:.2f}"
+                w1 = "n/a" if r["w1_rel"] is None else f"{r['w1_rel']:.3f}"
+                print(f"  {sample:<10} {obs:<18} chi2/ndf {chi2:>8}  W1/std {w1:>7}")
+    print(f"comparison: {Path(args.out) / 'comparison.json'}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latentsym",
@@ -233,6 +267,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the rows as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_benchmark)
+
+    p = sub.add_parser(
+        "compare", help="histograms of physics observables: input vs generated vs MC truth"
+    )
+    p.add_argument("input", help="the input event file")
+    p.add_argument("--out", required=True, help="output folder for comparison.json and figures")
+    p.add_argument("--model", help="model folder (e.g. OUT/model of latentsym run) to generate")
+    p.add_argument("--truth", help="a truth file (may be the input file with other collections)")
+    p.add_argument("--input-collections", help="collections of the input, e.g. RP")
+    p.add_argument("--truth-collections", help="collections of the truth, e.g. MC")
+    p.add_argument("--topology", help="final state, e.g. 'mu+ mu-'")
+    p.add_argument("--n-generated", type=int, default=None, help="events to generate")
+    p.add_argument("--max-events", type=int, default=None)
+    p.add_argument("--bins", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_compare)
     return parser
 
 
