@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
+from latentsym._json import json_safe
 from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
 from latentsym.features.representations import get_representation
@@ -140,7 +141,7 @@ class ConstraintCheck:
         out = asdict(self)
         out["max_ratio_exact_prior"] = self.max_ratio("exact", "prior")
         out["max_ratio_exact_encoded"] = self.max_ratio("exact", "encoded")
-        return _json_safe(out)
+        return json_safe(out)
 
 
 @dataclass(frozen=True)
@@ -176,19 +177,7 @@ class TangencyCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (non-finite numbers become ``None``)."""
-        return _json_safe(asdict(self))
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+        return json_safe(asdict(self))
 
 
 def _check_setup(

@@ -31,6 +31,7 @@ import torch
 import vector
 from scipy import stats
 
+from latentsym._json import json_safe
 from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError, SchemaError
 from latentsym.features.build import FeatureMatrix, build
@@ -209,17 +210,7 @@ class SymmetryCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (non-finite numbers become ``None``)."""
-        return _json_safe(asdict(self))
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
+        return json_safe(asdict(self))
 
 
 def _momenta_and_names(fs: FinalState | FeatureMatrix) -> tuple[np.ndarray, tuple[str, ...]]:

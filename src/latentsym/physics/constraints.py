@@ -62,6 +62,7 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
+from latentsym._json import json_safe
 from latentsym.errors import ConfigError, SchemaError
 from latentsym.features.representations import Representation, get_representation
 
@@ -268,9 +269,7 @@ class Ledger:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (non-finite numbers become ``None``)."""
-        out = asdict(self)
-        out["constraints"] = [_json_safe(c) for c in out["constraints"]]
-        return _json_safe(out)
+        return json_safe(asdict(self))
 
     def table(self) -> str:
         """A plain-text table of the constraints and the dimensions."""
@@ -282,16 +281,6 @@ class Ledger:
             f"d_approx = {self.manifold_dim_approx}, r = {self.linear_rank}"
         )
         return "\n".join(lines)
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _ratio(num: float, den: float) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from latentsym._atomic import atomic_output
+from latentsym._json import json_safe
 from latentsym.errors import OutputError
 
 __all__ = [
@@ -37,25 +38,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Atomically write ``obj`` as indented JSON (numpy scalars/arrays converted, NaN -> null)."""
-    return atomic_write_text(path, json.dumps(_jsonable(obj), indent=2) + "\n")
+    return atomic_write_text(path, json.dumps(json_safe(obj), indent=2) + "\n")
 
 
 def prepare_output_dir(
