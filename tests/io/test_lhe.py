@@ -22,7 +22,8 @@ import pytest
 from conftest import EXTERNAL_LHE, TEST_DATA, external
 
 from latentsym.errors import EventFileError, OutputError, SchemaError
-from latentsym.io.lhe import iterate_lhe, read_lhe, write_lhe
+from latentsym.io.lhe import iterate_lhe, read_lhe
+from latentsym.io.lhe_write import write_lhe
 from latentsym.io.read import iterate_events, read_events
 from latentsym.io.schema import EventFile, RunInfo, make_events
 
