@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,10 @@ SAMPLES = ROOT / "samples"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="latentsym-mpl-"))
+if "MPLCONFIGDIR" not in os.environ:
+    _mpl_dir = tempfile.mkdtemp(prefix="latentsym-mpl-")
+    atexit.register(shutil.rmtree, _mpl_dir, ignore_errors=True)
+    os.environ["MPLCONFIGDIR"] = _mpl_dir
 
 
 def external(name: str) -> Path:
