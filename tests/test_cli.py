@@ -149,3 +149,18 @@ def test_compare_input_with_generated(toy_lhe, tmp_path, capsys):
     assert all(r["w1"] >= 0 for r in generated.values())
     assert "chi2/ndf" in capsys.readouterr().out
     assert main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 2
+
+
+def test_run_with_suspected_symmetries(toy_lhe, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["run", str(toy_lhe), "--out", str(out), "--epochs", "3", "--quiet"]
+    # a swap of different particles is refused before any training
+    assert main([*base, "--transform", "swap:0,1"]) == 2
+    assert "not of the same species" in capsys.readouterr().err
+    assert not (out / "model").exists()
+    assert main([*base, "--transform", "shear"]) == 2
+    assert "unknown transformation 'shear'; allowed: rotate-z" in capsys.readouterr().err
+    assert main([*base, "--overwrite", "--transform", "boost-z:0.5", "--transform", "rotate-z:1"]) == 0
+    tr = json.loads((out / "summary.json").read_text())["checks"]["transformations"]
+    assert [t["transform"] for t in tr] == ["boost_z(0.5)", "rotate_z(1.0)"]
+    assert "Transformation `boost_z(0.5)`" in (out / "report.md").read_text()

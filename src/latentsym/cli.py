@@ -65,6 +65,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         kl_warmup_epochs=args.kl_warmup,
+        transforms=args.transform or (),
         seed=args.seed,
         max_events=args.max_events,
         resume=args.resume,
@@ -222,6 +223,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1024, help="batch size (default 1024)")
     p.add_argument(
         "--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up (default 0: none)"
+    )
+    p.add_argument(
+        "--transform",
+        action="append",
+        help="also test a suspected symmetry: rotate-z[:ANGLE], boost-z:Y or boost-z:LO,HI, "
+        "swap:I,J (repeatable)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--max-events", type=int, default=None, help="read at most N events in total")

@@ -64,6 +64,7 @@ def physics_checks(
     fs: FinalState,
     relevant_dims: Sequence[int],
     *,
+    transforms: Sequence[str] = (),
     seed: int = 0,
 ) -> dict[str, Any]:
     """Hidden relations and azimuthal symmetry of a trained model, as JSON-safe dicts.
@@ -73,9 +74,16 @@ def physics_checks(
     decoder Jacobian lies along the exact-constraint gradients; ``azimuthal``: relevance
     and latents under random rotations about the beam axis, and the flatness of decoded
     phi. The first two need at least one relevant direction (else ``None``).
+    ``transformations``: the same relevance and latent comparison under each of
+    ``transforms`` (see :func:`latentsym.analysis.symmetry.parse_transform`), for a symmetry
+    the user suspects.
     """
     from latentsym.analysis.checks import constraint_residuals, decoder_tangency
-    from latentsym.analysis.symmetry import rotation_check
+    from latentsym.analysis.symmetry import (
+        parse_transform,
+        rotation_check,
+        transformation_check,
+    )
 
     out: dict[str, Any] = {"constraints": None, "tangency": None}
     if relevant_dims:
@@ -86,6 +94,13 @@ def physics_checks(
             trained, features, ledger, relevant_dims, seed=seed
         ).to_dict()
     out["azimuthal"] = rotation_check(trained, fs, features.representation, seed=seed).to_dict()
+    if transforms:
+        out["transformations"] = [
+            transformation_check(
+                trained, fs, parse_transform(t), representation=features.representation, seed=seed
+            ).to_dict()
+            for t in transforms
+        ]
     return out
 
 
@@ -101,6 +116,7 @@ def run_analysis(
     epochs: int | None = None,
     batch_size: int = 1024,
     kl_warmup_epochs: int = 0,
+    transforms: Sequence[str] = (),
     seed: int = 0,
     max_events: int | None = None,
     resume: bool = False,
@@ -123,6 +139,7 @@ def run_analysis(
     """
     from latentsym.analysis.intrinsic import twonn
     from latentsym.analysis.relevance import relevance
+    from latentsym.analysis.symmetry import parse_transform
     from latentsym.analysis.verdict import verdict
     from latentsym.features import build
     from latentsym.models import fit
@@ -136,6 +153,7 @@ def run_analysis(
         write_latents_root,
     )
 
+    checked = [parse_transform(t) for t in transforms]  # a misspelt one is refused at once
     out = prepare_output_dir(out_dir, paths, overwrite=overwrite, resume=resume)
 
     t0 = time.perf_counter()
@@ -150,6 +168,9 @@ def run_analysis(
             "at least 100 are needed to train. Choose another --topology or more events."
         )
 
+    for transform in checked:  # and one that does not apply to the topology, before training
+        if transform.check is not None:
+            transform.check(fs.names)
     features = build(fs, representation)
     ledger = dimension_ledger(fs.momenta(), fs.names, representation)
 
@@ -185,7 +206,9 @@ def run_analysis(
         ledger.manifold_dim_approx,
     )
 
-    checks = physics_checks(trained, features, ledger, fs, relevant_dims, seed=seed)
+    checks = physics_checks(
+        trained, features, ledger, fs, relevant_dims, transforms=transforms, seed=seed
+    )
 
     figures = _figure_paths()
     naming = make_figures(out, fs, mu, relevant_dims, rel, trained.history, figures)

@@ -44,6 +44,7 @@ __all__ = [
     "SymmetryCheck",
     "Transform",
     "boost_z",
+    "parse_transform",
     "rotate_z",
     "rotation_check",
     "swap_identical",
@@ -152,6 +153,34 @@ def swap_identical(i: int, j: int) -> Transform:
         return p4[:, order]
 
     return Transform(f"swap_identical({i}, {j})", fn, check)
+
+
+def parse_transform(text: str) -> Transform:
+    """A transformation from its command-line spelling.
+
+    ``rotate-z`` (random angle per event) or ``rotate-z:ANGLE`` (rad); ``boost-z:Y`` or
+    ``boost-z:LO,HI`` (rapidity, uniform per event); ``swap:I,J`` (particle indices in the
+    final-state order).
+
+    Example:
+        >>> parse_transform("boost-z:-0.5,0.5").name
+        'boost_z((-0.5, 0.5))'
+    """
+    kind, _, arg = text.strip().partition(":")
+    try:
+        values = [float(v) for v in arg.split(",") if v.strip()]
+    except ValueError:
+        values = None
+    if kind == "rotate-z" and values is not None and len(values) <= 1:
+        return rotate_z(values[0] if values else "random")
+    if kind == "boost-z" and values is not None and len(values) in (1, 2):
+        return boost_z(values[0] if len(values) == 1 else (values[0], values[1]))
+    if kind == "swap" and values is not None and len(values) == 2:
+        return swap_identical(int(values[0]), int(values[1]))
+    raise ConfigError(
+        f"unknown transformation {text!r}; allowed: rotate-z, rotate-z:ANGLE, boost-z:Y, "
+        "boost-z:LO,HI, swap:I,J"
+    )
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,15 @@ def _checks_section(checks: Mapping[str, Any]) -> list[str]:
                 f"statistic {_fmt(phi['statistic'])}, p = {_fmt(phi['pvalue'])} "
                 f"(the data: p = {_fmt(phi['data_pvalue'])})"
             )
+    for tr in checks.get("transformations") or []:
+        lines += [
+            "",
+            f"Transformation `{tr['transform']}` ({tr['n_events']} events): largest change of "
+            f"the relevance spectrum {_fmt(tr['relevance_max_diff'])}, relevant count "
+            f"{tr['n_relevant_original']} → {tr['n_relevant_transformed']}, latent "
+            f"displacement {_fmt(tr['displacement_relative'])} of the spread of the latents "
+            "(0 for an exact symmetry the model ignores).",
+        ]
     return lines
 
 
