@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,pythia]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,pythia,dask]"
 	touch $(STAMP)
 
 install: $(STAMP)
