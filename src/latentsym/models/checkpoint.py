@@ -51,7 +51,8 @@ __all__ = [
 FORMAT = "latentsym-model/1"
 """Format tag written into ``config.json``."""
 MODEL_TYPES: dict[str, type[VAE]] = {"vae": VAE}
-"""Model classes by the ``model_type`` stored in ``config.json``."""
+"""Model classes by the ``model_type`` stored in ``config.json``; a class reads its
+configuration with its ``config_class`` attribute (default :class:`VAEConfig`)."""
 MODEL_FILES = ("config.json", "scaler.json", "model.pt", "history.json")
 """The files of a model folder."""
 
@@ -266,14 +267,15 @@ def load_model(directory: str | os.PathLike[str], *, device: str = "cpu") -> Tra
         raise ConfigError(
             f"{source}: unknown model_type {model_type!r}; allowed: {', '.join(MODEL_TYPES)}"
         )
-    model_cfg = VAEConfig.from_dict(cfg["model"], source)
+    model_cls = MODEL_TYPES[model_type]
+    model_cfg = getattr(model_cls, "config_class", VAEConfig).from_dict(cfg["model"], source)
     train_cfg = TrainConfig.from_dict(cfg["train"], source)
     scaler = Scaler.from_dict(_read_json(folder / "scaler.json"), str(folder / "scaler.json"))
     hist = _read_json(folder / "history.json")
     weights_path = folder / "model.pt"
     if not weights_path.is_file():
         raise ConfigError(f"{weights_path} is missing: not a complete latentsym model folder")
-    model = MODEL_TYPES[model_type].from_config(model_cfg)
+    model = model_cls.from_config(model_cfg)
     state = torch.load(weights_path, map_location=device, weights_only=True)
     try:
         model.load_state_dict(state)
