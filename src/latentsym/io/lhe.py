@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 import os
 import re
@@ -29,16 +30,23 @@ import numpy as np
 import pylhe
 
 from latentsym.errors import ConfigError, EventFileError, SchemaError
+from latentsym.io.lhe_fast import Block, Unsupported, iterate_blocks, split_block
 from latentsym.io.read import detect_format
 from latentsym.io.schema import EventFile, RunInfo, make_events, sqrt_s_from_beams
 
-__all__ = ["iterate_lhe", "read_lhe"]
+__all__ = ["ENGINES", "iterate_lhe", "read_lhe"]
+
+ENGINES = ("auto", "fast", "pylhe")
+"""Event parsers of :func:`read_lhe`: the numpy one with pylhe as fallback, or either."""
+_log = logging.getLogger(__name__)
 
 _FLOATS = attrgetter("px", "py", "pz", "e", "m", "lifetime", "spin")
 _INTS = attrgetter("id", "status", "mother1", "mother2", "color1", "color2")
 _EVENT_FIELDS = ("process_id", "scale", "alpha_qed", "alpha_qcd")
 # Keys of RunInfo.extra that the <init> block and <initrwgt> carry themselves.
-_INIT_KEYS = ("processes", "weighting_strategy", "pdf_group", "pdf_set", "weight_labels")
+_INIT_KEYS = (
+    "processes", "weighting_strategy", "pdf_group", "pdf_set", "weight_labels", "lhe_reader",
+)  # fmt: skip
 _LAYOUT = (
     "Each event starts with a line of 6 numbers (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP), "
     "followed by NUP particle lines of 13 numbers (IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 "
@@ -47,19 +55,26 @@ _LAYOUT = (
 # ---------------------------------------------------------------------------- reading
 
 
-def read_lhe(path: str | os.PathLike[str], *, max_events: int | None = None) -> EventFile:
+def read_lhe(
+    path: str | os.PathLike[str], *, max_events: int | None = None, engine: str = "auto"
+) -> EventFile:
     """Read an LHE file (plain or gzip) into the latentsym event schema.
 
     Args:
         path: an ``.lhe`` or ``.lhe.gz`` file.
         max_events: read at most this many events from the start (default: all).
+        engine: ``"auto"`` (default) parses the events with the numpy reader of
+            :mod:`latentsym.io.lhe_fast` and hands a file it does not cover to pylhe, with
+            a logged warning that says why; ``"fast"`` refuses such a file instead;
+            ``"pylhe"`` uses pylhe's event parser (the reference). All three give the same
+            arrays; ``info.extra["lhe_reader"]`` says which one read the file.
 
     Returns:
         ``EventFile(events, info)``: N events (momenta in GeV) and a :class:`RunInfo` with
         beams, beam energies, sqrt_s, the cross-section (sum of XSECUP, pb) and its error
         (quadrature sum), generators and the named weight ids. ``info.extra`` holds
         ``weight_labels`` (id -> description from ``<initrwgt>``), ``processes``,
-        ``weighting_strategy`` (IDWTUP), ``pdf_group`` and ``pdf_set``.
+        ``weighting_strategy`` (IDWTUP), ``pdf_group``, ``pdf_set`` and ``lhe_reader``.
 
     Raises:
         EventFileError: missing, not LHE, no ``<init>``, truncated, corrupt gzip, or a
@@ -70,21 +85,22 @@ def read_lhe(path: str | os.PathLike[str], *, max_events: int | None = None) -> 
         >>> events, info = read_lhe("ee_mumu.lhe.gz")  # doctest: +SKIP
         >>> info.sqrt_s, events.particles.p4.mass  # doctest: +SKIP
     """
-    reader = _Reader(path)
-    try:
-        chunk = reader.pull(None if max_events is None else _positive("max_events", max_events))
-        return EventFile(chunk.build(reader, 0), reader.info(len(chunk)))
-    finally:
-        reader.close()
+    limit = None if max_events is None else _positive("max_events", max_events)
+    return next(_chunks(path, None, limit, engine))
 
 
 def iterate_lhe(
-    path: str | os.PathLike[str], *, step_size: int, max_events: int | None = None
+    path: str | os.PathLike[str],
+    *,
+    step_size: int,
+    max_events: int | None = None,
+    engine: str = "auto",
 ) -> Iterator[EventFile]:
     """Read an LHE file in chunks of ``step_size`` events, holding one chunk at a time.
 
     Yields ``EventFile(events, info)`` per chunk; ``info.n_events`` is the chunk's size and
-    ``info.extra["first_event"]`` the index of its first event in the file.
+    ``info.extra["first_event"]`` the index of its first event in the file. ``engine`` as
+    in :func:`read_lhe`. Memory stays bounded by the chunk size and one block of text.
 
     Example:
         >>> for events, info in iterate_lhe("big.lhe.gz", step_size=10_000):  # doctest: +SKIP
@@ -92,18 +108,71 @@ def iterate_lhe(
     """
     step = _positive("step_size", step_size)
     limit = None if max_events is None else _positive("max_events", max_events)
+    yield from _chunks(path, step, limit, engine)
+
+
+def _chunks(
+    path: str | os.PathLike[str], step: int | None, limit: int | None, engine: str
+) -> Iterator[EventFile]:
+    """Chunks of ``step`` events (one chunk of everything when ``step`` is None)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown LHE engine {engine!r}; allowed: {', '.join(ENGINES)}")
     reader = _Reader(path)
+    first = 0
+
+    def emit(chunk: _Chunk, name: str) -> EventFile:
+        info = reader.info(len(chunk), None if step is None else first)
+        info.extra["lhe_reader"] = name
+        return EventFile(chunk.build(reader, first), info)
+
     try:
-        first = 0
+        if engine != "pylhe":
+            try:
+                for chunk in _fast_chunks(reader, step, limit):
+                    yield emit(chunk, "fast")
+                    first += len(chunk)
+                return
+            except Unsupported as why:
+                if engine == "fast":
+                    raise EventFileError(
+                        f"{reader.path}: the fast LHE reader does not cover this file ({why}); "
+                        "read it with engine='pylhe' (or 'auto', which falls back by itself)."
+                    ) from None
+                _log.warning(
+                    "%s: read with pylhe: the fast LHE reader does not cover this file (%s)",
+                    reader.path, why,
+                )  # fmt: skip
+                reader.weight_names = None
+                reader.pull(first)  # the events already delivered
+        if step is None:
+            yield emit(reader.pull(limit), "pylhe")
+            return
         while not reader.done and (limit is None or first < limit):
-            n = step if limit is None else min(step, limit - first)
-            chunk = reader.pull(n)
+            chunk = reader.pull(step if limit is None else min(step, limit - first))
             if len(chunk) == 0:
                 break
-            yield EventFile(chunk.build(reader, first), reader.info(len(chunk), first))
+            yield emit(chunk, "pylhe")
             first += len(chunk)
     finally:
         reader.close()
+
+
+def _fast_chunks(reader: _Reader, step: int | None, limit: int | None) -> Iterator[_Chunk]:
+    header = reader.lhef.header
+    order = header.initrwgt.list_weights_ids() if header else []
+    rank = {wid: i for i, wid in enumerate(order)}
+    pending: list[Block] = []
+    have = 0
+    for block, names in iterate_blocks(reader.path, reader.weight_names, rank, limit):
+        reader.weight_names = names
+        pending.append(block)
+        have += len(block)
+        while step is not None and have >= step:
+            last, rest = split_block(pending[-1], len(pending[-1]) - (have - step))
+            yield _Chunk.of([*pending[:-1], last])
+            pending, have = ([rest] if len(rest) else []), have - step
+    if have or step is None:
+        yield _Chunk.of(pending)
 
 
 def _positive(name: str, value: int) -> int:
@@ -310,6 +379,14 @@ class _Chunk:
     def __len__(self) -> int:
         return self.n
 
+    @classmethod
+    def of(cls, blocks: list[Block]) -> _Chunk:
+        """A chunk made of parsed blocks."""
+        chunk = cls()
+        chunk.blocks = [tuple(b) for b in blocks]
+        chunk.n = sum(len(b) for b in blocks)
+        return chunk
+
     def add(self, event: pylhe.LHEEvent, names: list[str]) -> None:
         self.counts.append(len(event.particles))
         for p in event.particles:
@@ -356,7 +433,7 @@ class _Chunk:
                 "color2": jag(i[:, 5]), "mass": jag(f[:, 4]), "lifetime": jag(f[:, 5]),
                 "spin": jag(f[:, 6]),
             },
-            source=str(reader.path),
+            source=str(reader.path), check=False,
         )  # fmt: skip
         events = ak.with_field(events, ev[:, 0].astype(np.int64), "process_id")
         for j, name in enumerate(_EVENT_FIELDS[1:], start=2):

@@ -108,6 +108,7 @@ def make_events(
     weights: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     source: str = "<arrays>",
+    check: bool = True,
 ) -> ak.Array:
     """Build an event array in the latentsym schema from jagged per-particle arrays.
 
@@ -119,6 +120,8 @@ def make_events(
         weights: named weights, each ``[N]``.
         extra: further per-particle jagged fields (mothers, colour, charge, ...).
         source: name of the file the arrays came from, used in error messages.
+        check: refuse NaN or infinite momenta and weights (a reader that has checked its
+            columns already, naming the line, passes False).
 
     Returns:
         ak.Array of N events with ``particles`` (``p4``, ``pid``, ``status``, extras) and
@@ -165,7 +168,8 @@ def make_events(
             {str(k): np.asarray(v, dtype=np.float64) for k, v in weights.items()}
         )
     events = ak.zip(out, depth_limit=1)
-    check_finite(events, source)
+    if check:
+        check_finite(events, source)
     return events
 
 
