@@ -12,7 +12,7 @@ import pytest
 from conftest import EXTERNAL_LHE, TEST_DATA, external
 
 from latentsym.errors import ConfigError, EventFileError
-from latentsym.io import lhe_fast
+from latentsym.io import iterate_events, lhe_fast, read_events
 from latentsym.io.lhe import iterate_lhe, read_lhe
 from latentsym.io.schema import EventFile
 
@@ -61,6 +61,18 @@ def test_fallback_is_said(name: str, caplog: pytest.LogCaptureFixture) -> None:
 def test_unknown_engine() -> None:
     with pytest.raises(ConfigError, match="allowed: auto, fast, pylhe"):
         read_lhe(TEST_DATA / "ee_mumu_3events.lhe", engine="numba")
+
+
+def test_read_events_passes_the_engine() -> None:
+    path = TEST_DATA / "ee_mumu_3events.lhe"
+    for engine in ("fast", "pylhe"):
+        assert read_events(path, engine=engine).info.extra["lhe_reader"] == engine
+        chunks = list(iterate_events(path, step_size=2, engine=engine))
+        assert [c.info.extra["lhe_reader"] for c in chunks] == [engine, engine]
+    with pytest.raises(ConfigError, match=r"options \['tree'\] apply to ROOT files only"):
+        read_events(path, tree="events")
+    with pytest.raises(ConfigError, match=r"options \['tree'\] apply to ROOT files only"):
+        next(iterate_events(path, tree="events"))
 
 
 @pytest.mark.parametrize("step", [1, 7, 333, 5000])

@@ -87,7 +87,8 @@ def read_events(
         path: an ``.lhe``, ``.lhe.gz`` or ROOT file.
         max_events: read at most this many events (from the start of the file).
         format: force ``"lhe"``, ``"lhe.gz"`` or ``"root"`` instead of detecting it.
-        **options: format-specific options; for ROOT files ``tree``, ``layout``,
+        **options: format-specific options; for LHE files ``engine`` (see
+            :func:`latentsym.io.lhe.read_lhe`); for ROOT files ``tree``, ``layout``,
             ``collections``, ``branches``, ``flavour``, ``sqrt_s``, ``beams``
             (see :func:`latentsym.io.root.read_root`).
 
@@ -101,14 +102,9 @@ def read_events(
     fmt = _resolve_format(path, format)
     _check_max_events(max_events)
     if fmt in ("lhe", "lhe.gz"):
-        if options:
-            raise ConfigError(
-                f"{path}: options {sorted(options)} apply to ROOT files only; an LHE file takes "
-                "only max_events."
-            )
         from latentsym.io.lhe import read_lhe
 
-        return read_lhe(path, max_events=max_events)
+        return read_lhe(path, max_events=max_events, **_lhe_options(path, options))
     from latentsym.io.root import read_root
 
     return read_root(path, max_events=max_events, **options)
@@ -125,7 +121,9 @@ def iterate_events(
     """Read an event file in chunks of ``step_size`` events.
 
     Yields ``EventFile(events, info)`` per chunk; ``info.n_events`` is the chunk's size and
-    ``info.extra["first_event"]`` the index of its first event in the file.
+    ``info.extra["first_event"]`` the index of its first event in the file. LHE files go
+    through the numpy reader block by block, ROOT files through ``uproot.iterate``: memory
+    stays bounded by ``step_size`` whatever the size of the file.
 
     Example:
         >>> for events, info in iterate_events("big.lhe.gz", step_size=50_000):  # doctest: +SKIP
@@ -136,15 +134,25 @@ def iterate_events(
     fmt = _resolve_format(path, format)
     _check_max_events(max_events)
     if fmt in ("lhe", "lhe.gz"):
-        if options:
-            raise ConfigError(f"{path}: options {sorted(options)} apply to ROOT files only.")
         from latentsym.io.lhe import iterate_lhe
 
-        yield from iterate_lhe(path, step_size=step_size, max_events=max_events)
+        yield from iterate_lhe(
+            path, step_size=step_size, max_events=max_events, **_lhe_options(path, options)
+        )
     else:
         from latentsym.io.root import iterate_root
 
         yield from iterate_root(path, step_size=step_size, max_events=max_events, **options)
+
+
+def _lhe_options(path: str | os.PathLike[str], options: dict[str, Any]) -> dict[str, Any]:
+    extra = sorted(set(options) - {"engine"})
+    if extra:
+        raise ConfigError(
+            f"{path}: options {extra} apply to ROOT files only; an LHE file takes max_events "
+            "and engine ('auto', 'fast' or 'pylhe')."
+        )
+    return options
 
 
 def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
