@@ -17,6 +17,7 @@ import numpy as np
 
 from latentsym.errors import TopologyError
 from latentsym.io.read import read_events
+from latentsym.io.schema import concatenate_events
 from latentsym.physics.selection import FinalState, select_final_state, topology_name
 
 __all__ = ["physics_checks", "read_many", "run_analysis"]
@@ -44,7 +45,7 @@ def read_many(
         entry.append(np.arange(len(events), dtype=np.int64))
         if remaining is not None:
             remaining -= len(events)
-    events = chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
+    events = chunks[0] if len(chunks) == 1 else concatenate_events(chunks, paths)
     return events, infos, np.concatenate(file_index), np.concatenate(entry)
 
 

@@ -396,3 +396,27 @@ def test_tree_in_a_folder(tmp_path):
     events, info = read_root(path)
     assert info.tree == "sub/t"
     np.testing.assert_array_equal(ak.to_numpy(events.particles.p4.mass2[:, 0]), [8.0, 3.0])
+
+
+def test_lhe_and_root_files_concatenate(caplog):
+    """The LHE and ROOT copies of one sample carry different optional fields; read_many keeps
+    the shared ones, so the events concatenate and select as one sample."""
+    from conftest import sample
+
+    from latentsym.physics.selection import select_final_state
+    from latentsym.pipeline import read_many
+
+    paths = [sample("ee_mumu_91GeV.lhe.gz"), sample("ee_mumu_91GeV.root")]
+    with caplog.at_level("INFO", logger="latentsym.io.schema"):
+        events, _, file_index, _ = read_many(paths)
+    assert "process_id" in caplog.text
+    assert "particles.spin" in caplog.text
+    root, _ = read_events(paths[1])
+    assert set(events.fields) == set(root.fields)
+    assert set(events.particles.fields) == set(root.particles.fields)
+    n = len(root)
+    assert np.bincount(file_index).tolist() == [n, n]
+    fs = select_final_state(events)
+    assert fs.n_events == 2 * n
+    # the same sample in both formats: the same momenta, in the same order
+    np.testing.assert_array_equal(fs.momenta()[:n], fs.momenta()[n:])

@@ -21,7 +21,8 @@ an :class:`EventFile` named tuple: ``events, info = read_events(path)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -31,7 +32,16 @@ import vector
 
 from latentsym.errors import SchemaError
 
-__all__ = ["EventFile", "RunInfo", "check_finite", "make_events", "sqrt_s_from_beams"]
+__all__ = [
+    "EventFile",
+    "RunInfo",
+    "check_finite",
+    "concatenate_events",
+    "make_events",
+    "sqrt_s_from_beams",
+]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -202,3 +212,49 @@ def check_finite(events: ak.Array, source: str = "<arrays>", first_event: int = 
             f"{source}: event {first_event + ev}: the event weight is {w[ev]}. "
             "Event weights must be finite numbers."
         )
+
+
+def concatenate_events(chunks: Sequence[ak.Array], sources: Sequence[Any] = ()) -> ak.Array:
+    """Concatenate event arrays (or particle lists) of several files, on their shared fields.
+
+    Files of different formats carry different optional fields (an LHE file has
+    ``process_id`` and particle ``spin``, a ROOT file may not); concatenated as they are,
+    they would give a union type that no later stage can index. The fields that some chunk
+    lacks are left out (logged at INFO level, naming ``sources``); the schema's own fields
+    (``particles.p4``, ``pid``, ``status``, ``weight``) are in every reader's output.
+
+    Args:
+        chunks: event arrays with a ``particles`` field, or arrays of particle lists.
+        sources: the files the chunks came from, for the log message.
+
+    Returns:
+        One array, fields in the order of the first chunk.
+    """
+    chunks = list(chunks)
+    if len(chunks) == 1:
+        return chunks[0]
+    events_level = "particles" in chunks[0].fields
+    parts = [c.particles if events_level else c for c in chunks]
+    keep_p = [f for f in parts[0].fields if all(f in p.fields for p in parts)]
+    keep_e = [f for f in chunks[0].fields if all(f in c.fields for c in chunks)]
+    dropped = {f"particles.{f}" for p in parts for f in p.fields if f not in keep_p}
+    if events_level:
+        dropped |= {f for c in chunks for f in c.fields if f not in keep_e}
+    if dropped:
+        _log.info(
+            "%s: the files carry different optional fields; %s left out so that they concatenate",
+            ", ".join(str(s) for s in sources) or f"{len(chunks)} chunks",
+            ", ".join(sorted(dropped)),
+        )
+    out = []
+    for c, p in zip(chunks, parts, strict=True):
+        reduced = list(p.fields) != keep_p
+        if reduced:
+            p = ak.zip({f: p[f] for f in keep_p}, depth_limit=p.ndim)
+        if not events_level:
+            out.append(p)
+        elif reduced or list(c.fields) != keep_e:
+            out.append(ak.zip({f: p if f == "particles" else c[f] for f in keep_e}, depth_limit=1))
+        else:
+            out.append(c)
+    return ak.concatenate(out)
