@@ -73,6 +73,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         read_options=_read_options(args),
     )
+    if summary.get("rank", 0) != 0:  # another rank of a torchrun job: rank 0 reports
+        return 0
     if args.json:
         print(json.dumps({k: summary[k] for k in ("n_relevant", "latent_manifold_dim", "verdict")}))
         return 0

@@ -130,20 +130,28 @@ def run_analysis(
     Writes ``summary.json``, ``report.md``, the PNG figures, ``model/`` (checkpoint:
     weights, config, scaler, history) and ``latents.root`` (one entry per input event).
 
+    Launched by ``torchrun`` (``WORLD_SIZE > 1``), every process reads the events and
+    trains one model together (DDP, see :func:`latentsym.models.fit`); rank 0 alone
+    prepares and writes ``out_dir``, the other ranks return after training.
+
     Returns:
-        The summary dictionary (as written to ``summary.json``).
+        The summary dictionary (as written to ``summary.json``); on the other ranks of a
+        torchrun job only ``{"rank": ..., "world_size": ...}``.
 
     Example:
         >>> s = run_analysis(["samples/ee_mumu_91GeV.lhe.gz"], "out")  # doctest: +SKIP
         >>> s["n_relevant"], s["expected"]["manifold_dim"]  # doctest: +SKIP
         (3, 2)
     """
+    from pathlib import Path
+
     from latentsym.analysis.intrinsic import twonn
     from latentsym.analysis.relevance import relevance
     from latentsym.analysis.symmetry import parse_transform
     from latentsym.analysis.verdict import verdict
     from latentsym.features import build
     from latentsym.models import fit
+    from latentsym.models.distributed import on_main_process, process_group
     from latentsym.physics.constraints import dimension_ledger
     from latentsym.report.figures import make_figures
     from latentsym.report.markdown import render_report
@@ -154,129 +162,136 @@ def run_analysis(
         write_latents_root,
     )
 
-    checked = [parse_transform(t) for t in transforms]  # a misspelt one is refused at once
-    out = prepare_output_dir(out_dir, paths, overwrite=overwrite, resume=resume)
+    with process_group() as info:
+        checked = [parse_transform(t) for t in transforms]  # a misspelt one is refused at once
+        # rank 0 alone prepares the folder (a race otherwise); the others share its failure
+        prepared = on_main_process(
+            lambda: prepare_output_dir(out_dir, paths, overwrite=overwrite, resume=resume)
+        )
+        out = prepared if prepared is not None else Path(out_dir).expanduser().resolve()
 
-    t0 = time.perf_counter()
-    events, infos, file_index, entry = read_many(
-        paths, max_events=max_events, **(read_options or {})
-    )
-    read_s = time.perf_counter() - t0
-    fs: FinalState = select_final_state(events, topology)
-    if fs.n_events < 100:
-        raise TopologyError(
-            f"only {fs.n_events} events have the final state {topology_name(fs.pids)!r}; "
-            "at least 100 are needed to train. Choose another --topology or more events."
+        t0 = time.perf_counter()
+        events, infos, file_index, entry = read_many(
+            paths, max_events=max_events, **(read_options or {})
+        )
+        read_s = time.perf_counter() - t0
+        fs: FinalState = select_final_state(events, topology)
+        if fs.n_events < 100:
+            raise TopologyError(
+                f"only {fs.n_events} events have the final state {topology_name(fs.pids)!r}; "
+                "at least 100 are needed to train. Choose another --topology or more events."
+            )
+
+        for transform in checked:  # and one that does not apply to the topology, before training
+            if transform.check is not None:
+                transform.check(fs.names)
+        features = build(fs, representation)
+        ledger = dimension_ledger(fs.momenta(), fs.names, representation)
+
+        fit_kwargs: dict[str, Any] = {
+            "latent_dim": latent_dim,
+            "hidden": hidden,
+            "batch_size": batch_size,
+            "seed": seed,
+            "kl_warmup_epochs": kl_warmup_epochs,
+        }
+        if beta is not None:
+            fit_kwargs["beta"] = beta
+        if epochs is not None:
+            fit_kwargs["epochs"] = epochs
+        trained = fit(
+            features,
+            out_dir=out / "model",
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            **fit_kwargs,
+        )
+        if not info.is_main:  # the other ranks of a torchrun job only train
+            return {"rank": info.rank, "world_size": info.world_size}
+
+        mu, sigma = trained.encode(features.values)
+        rel = relevance(mu, sigma=sigma)
+        relevant_dims = rel.relevant_dims
+        latent_id = float(twonn(mu[:, relevant_dims])) if len(relevant_dims) >= 1 else 0.0
+        v = verdict(
+            rel.n_relevant,
+            ledger.manifold_dim,
+            ledger.linear_rank,
+            latent_id,
+            ledger.manifold_dim_approx,
         )
 
-    for transform in checked:  # and one that does not apply to the topology, before training
-        if transform.check is not None:
-            transform.check(fs.names)
-    features = build(fs, representation)
-    ledger = dimension_ledger(fs.momenta(), fs.names, representation)
+        checks = physics_checks(
+            trained, features, ledger, fs, relevant_dims, transforms=transforms, seed=seed
+        )
 
-    fit_kwargs: dict[str, Any] = {
-        "latent_dim": latent_dim,
-        "hidden": hidden,
-        "batch_size": batch_size,
-        "seed": seed,
-        "kl_warmup_epochs": kl_warmup_epochs,
-    }
-    if beta is not None:
-        fit_kwargs["beta"] = beta
-    if epochs is not None:
-        fit_kwargs["epochs"] = epochs
-    trained = fit(
-        features,
-        out_dir=out / "model",
-        resume=resume,
-        overwrite=overwrite,
-        progress=progress,
-        **fit_kwargs,
-    )
+        figures = _figure_paths()
+        naming = make_figures(out, fs, mu, relevant_dims, rel, trained.history, figures)
 
-    mu, sigma = trained.encode(features.values)
-    rel = relevance(mu, sigma=sigma)
-    relevant_dims = rel.relevant_dims
-    latent_id = float(twonn(mu[:, relevant_dims])) if len(relevant_dims) >= 1 else 0.0
-    v = verdict(
-        rel.n_relevant,
-        ledger.manifold_dim,
-        ledger.linear_rank,
-        latent_id,
-        ledger.manifold_dim_approx,
-    )
-
-    checks = physics_checks(
-        trained, features, ledger, fs, relevant_dims, transforms=transforms, seed=seed
-    )
-
-    figures = _figure_paths()
-    naming = make_figures(out, fs, mu, relevant_dims, rel, trained.history, figures)
-
-    write_latents_root(
-        out / "latents.root",
-        n_events=len(events),
-        event_index=fs.event_index,
-        mu=mu,
-        sigma=sigma,
-        file_index=file_index,
-        entry=entry,
-    )
-    rel_d = rel.to_dict()
-    summary: dict[str, Any] = {
-        "input": {
-            "paths": [str(p) for p in paths],
-            "n_events_read": len(events),
-            "n_events_used": fs.n_events,
-            "topology": topology_name(fs.pids),
-            "pids": list(fs.pids),
-            "dropped": fs.dropped,
-            "sqrt_s": infos[0].sqrt_s,
-        },
-        "features": {
-            "representation": features.representation,
-            "names": list(features.names),
-            "units": list(features.units),
-            "constant": list(features.constant),
-        },
-        "model": {
-            "latent_dim": latent_dim,
-            "beta": trained.train_config.beta,
-            "hidden": list(hidden),
-            "epochs_run": trained.epochs_run,
-            "best_epoch": trained.best_epoch,
-            "seed": seed,
-            "batch_size": batch_size,
-        },
-        "relevance": rel_d["relevance"],
-        "n_relevant": rel.n_relevant,
-        "threshold": rel.threshold,
-        "gap": rel_d["gap"],
-        "weak": rel_d["weak"],
-        "relevant_dims": relevant_dims,
-        "expected": ledger.to_dict(),
-        "latent_manifold_dim": latent_id,
-        "latent_names": {
-            b["latent"]: [b["observable"], b["dcor"]] for b in naming.to_dict()["best"]
-        },
-        "naming": naming.to_dict(),
-        "verdict": {"consistent": bool(v.consistent), "text": v.text},
-        "checks": checks,
-        "timing": {
-            "read_s": read_s,
-            "train_s": trained.train_seconds,
-            "train_events_per_s": trained.events_per_second,
-        },
-        "outputs": {
-            "figures": list(figures.values()),
-            "latents": "latents.root",
-            "model": "model/",
-        },
-    }
-    atomic_write_json(out / "summary.json", summary)
-    atomic_write_text(out / "report.md", render_report(summary, figures))
-    return summary
+        write_latents_root(
+            out / "latents.root",
+            n_events=len(events),
+            event_index=fs.event_index,
+            mu=mu,
+            sigma=sigma,
+            file_index=file_index,
+            entry=entry,
+        )
+        rel_d = rel.to_dict()
+        summary: dict[str, Any] = {
+            "input": {
+                "paths": [str(p) for p in paths],
+                "n_events_read": len(events),
+                "n_events_used": fs.n_events,
+                "topology": topology_name(fs.pids),
+                "pids": list(fs.pids),
+                "dropped": fs.dropped,
+                "sqrt_s": infos[0].sqrt_s,
+            },
+            "features": {
+                "representation": features.representation,
+                "names": list(features.names),
+                "units": list(features.units),
+                "constant": list(features.constant),
+            },
+            "model": {
+                "latent_dim": latent_dim,
+                "beta": trained.train_config.beta,
+                "hidden": list(hidden),
+                "epochs_run": trained.epochs_run,
+                "best_epoch": trained.best_epoch,
+                "seed": seed,
+                "batch_size": batch_size,
+            },
+            "relevance": rel_d["relevance"],
+            "n_relevant": rel.n_relevant,
+            "threshold": rel.threshold,
+            "gap": rel_d["gap"],
+            "weak": rel_d["weak"],
+            "relevant_dims": relevant_dims,
+            "expected": ledger.to_dict(),
+            "latent_manifold_dim": latent_id,
+            "latent_names": {
+                b["latent"]: [b["observable"], b["dcor"]] for b in naming.to_dict()["best"]
+            },
+            "naming": naming.to_dict(),
+            "verdict": {"consistent": bool(v.consistent), "text": v.text},
+            "checks": checks,
+            "timing": {
+                "read_s": read_s,
+                "train_s": trained.train_seconds,
+                "train_events_per_s": trained.events_per_second,
+            },
+            "outputs": {
+                "figures": list(figures.values()),
+                "latents": "latents.root",
+                "model": "model/",
+            },
+        }
+        atomic_write_json(out / "summary.json", summary)
+        atomic_write_text(out / "report.md", render_report(summary, figures))
+        return summary
 
 
 def run_scan(

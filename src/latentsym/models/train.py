@@ -7,6 +7,21 @@ caller's random state is left alone. On CPU two fits with the same inputs and th
 count give bit-identical weights, and a run interrupted after any epoch and resumed with
 ``resume=True`` ends bit-identical to an uninterrupted one.
 
+Speed: the epoch loop slices batches from tensors held on the device (no DataLoader) and
+keeps every per-batch loss on the device; they are read back once per epoch, so a batch
+costs what a bare ``forward / backward / step`` costs (see ``benchmarks/bench_training.py``).
+A non-finite loss is therefore reported at the end of its epoch (naming the batch).
+
+Several processes: launched by ``torchrun`` (``WORLD_SIZE > 1``), ``fit`` joins the
+process group (unless the caller did), wraps the model in
+:class:`~torch.nn.parallel.DistributedDataParallel` and gives each rank an equal slice of
+every global batch of the same seeded permutation, with the global batch's noise draw.
+Each rank's loss is weighted by its share of the batch's events (or event weights), so
+the averaged gradient is the one-process gradient of the global batch and the result
+equals one-process training up to float rounding. Validation is split over the ranks and
+summed; early stopping sees the same numbers on every rank. Only rank 0 writes
+``out_dir`` and shows progress. See :mod:`latentsym.models.distributed`.
+
 Early stopping: the validation loss (``recon + beta * kl`` with a fixed noise draw) must
 improve by more than a relative 1e-4 within ``patience`` epochs; the best weights are
 restored at the end. KL warm-up epochs do not count towards it.
@@ -24,13 +39,15 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from latentsym.errors import ConfigError, OutputError, SchemaError, TrainingError
@@ -44,8 +61,16 @@ from latentsym.models.checkpoint import (
     atomic_write,
 )
 from latentsym.models.config import TrainConfig, VAEConfig
+from latentsym.models.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    dist_info,
+    process_group,
+    rank_device,
+    shard_bounds,
+)
 from latentsym.models.loss import kl_per_event, vae_loss
-from latentsym.models.vae import VAE
+from latentsym.models.vae import VAE, VAEOutput
 
 __all__ = ["STATE_FILE", "fit"]
 
@@ -90,6 +115,7 @@ def fit(
     progress: bool = True,
     device: str = "cpu",
     num_threads: int | None = None,
+    distributed: bool = True,
 ) -> TrainedModel:
     """Train a VAE on a feature matrix.
 
@@ -109,6 +135,9 @@ def fit(
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
         num_threads: torch CPU threads during training (restored afterwards); default:
             leave torch's setting.
+        distributed: in a job launched by ``torchrun`` (``WORLD_SIZE > 1``), train one
+            model together with the other ranks (DDP; ``cuda`` means ``cuda:LOCAL_RANK``;
+            only rank 0 writes ``out_dir``); False trains this process alone.
 
     Returns:
         The :class:`TrainedModel` with the best validation weights, in eval mode.
@@ -132,12 +161,28 @@ def fit(
         weighted=weighted,
         seed=seed,
     )
-    dev = _device(device)
+    info = dist_info() if distributed else DistInfo()
+    dev = rank_device(_device(device), info)
     folder = Path(out_dir) if out_dir is not None else None
     if resume and folder is None:
         raise ConfigError("resume=True needs out_dir, the folder holding the checkpoint")
-    with _threads(num_threads), torch.random.fork_rng(devices=_cuda_devices(dev)):
-        return _Run(data, model_cfg, cfg, dev, folder, resume, overwrite, progress).train()
+    group: AbstractContextManager[DistInfo]
+    group = process_group(dev) if info.distributed else nullcontext(info)
+    with group, _threads(num_threads), torch.random.fork_rng(devices=_cuda_devices(dev)):
+        return _Run(data, model_cfg, cfg, dev, folder, resume, overwrite, progress, info).train()
+
+
+class _Step(nn.Module):
+    """The training forward pass with the noise given: what DDP wraps."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor) -> VAEOutput:
+        mu, logvar = self.vae.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        return VAEOutput(self.vae.decode(z), mu, logvar, z)
 
 
 class _Run:
@@ -153,9 +198,10 @@ class _Run:
         resume: bool,
         overwrite: bool,
         progress: bool,
+        info: DistInfo,
     ) -> None:
         self.cfg, self.model_cfg, self.data, self.dev = cfg, model_cfg, data, dev
-        self.folder, self.progress = folder, progress
+        self.folder, self.progress, self.info = folder, progress and info.is_main, info
         n = len(data.values)
         n_val = 0 if cfg.val_fraction == 0 else min(max(1, round(cfg.val_fraction * n)), n - 1)
         if n - n_val < 1 or (cfg.val_fraction > 0 and n < 2):
@@ -194,6 +240,11 @@ class _Run:
         self.history: list[dict[str, Any]] = []
         if folder is not None:
             self._prepare_folder(folder, resume, overwrite)
+        self.val_lo, self.val_hi = shard_bounds(n_val, info.rank, info.world_size)
+        self.step: nn.Module = _Step(self.model)
+        if info.distributed:  # after a resume has loaded the weights; broadcasts rank 0's
+            ids = [dev.index] if dev.type == "cuda" else None
+            self.step = DistributedDataParallel(self.step, device_ids=ids)
 
     def _tensor(self, values: np.ndarray) -> torch.Tensor:
         x = self.scaler.transform(values.astype(np.float64))
@@ -231,13 +282,15 @@ class _Run:
             self._check_resumable(folder)
             self._load_state(torch.load(state_path, map_location=self.dev, weights_only=True))
             return
-        folder.mkdir(parents=True, exist_ok=True)
         existing = [f for f in (*MODEL_FILES, STATE_FILE) if (folder / f).exists()]
         if existing and not overwrite:
             raise OutputError(
                 f"{folder} already holds a checkpoint ({', '.join(existing)}); pass "
                 "resume=True to continue it or overwrite=True to replace it"
             )
+        if not self.info.is_main:  # only rank 0 writes
+            return
+        folder.mkdir(parents=True, exist_ok=True)
         for f in existing:
             (folder / f).unlink()
 
@@ -285,7 +338,7 @@ class _Run:
         self.history = list(state["history"])
 
     def _checkpoint(self) -> None:
-        if self.folder is None:
+        if self.folder is None or not self.info.is_main:
             return
         _write_model_files(self.folder, self._trained(), self.best_state)
         state = self._state()
@@ -333,30 +386,55 @@ class _Run:
             self.stopped = self.bad_epochs >= self.cfg.patience
 
     def _epoch(self) -> dict[str, Any]:
-        cfg, epoch = self.cfg, self.epoch
+        cfg, epoch, dev, info = self.cfg, self.epoch, self.dev, self.info
         beta = cfg.beta_at(epoch)
         torch.manual_seed(_epoch_seed(cfg.seed, epoch))
         gen = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
-        n = len(self.x_train)
-        order = torch.randperm(n, generator=gen).to(self.dev)
-        n_batches = -(-n // cfg.batch_size)
-        self.model.train()
-        sums = torch.zeros(3, dtype=torch.float64, device=self.dev)
-        kl_dim = torch.zeros(self.model_cfg.latent_dim, dtype=torch.float64, device=self.dev)
+        n, size, n_lat = len(self.x_train), cfg.batch_size, self.model_cfg.latent_dim
+        order = torch.randperm(n, generator=gen).to(dev)
+        n_batches = -(-n // size)
+        self.step.train()
+        # per batch: this rank's share of the global batch and its (total, recon, kl,
+        # kl_per_dim), kept on the device and read back once per epoch
+        shares: list[torch.Tensor | float] = []
+        logged: list[tuple[torch.Tensor, ...]] = []
         for b in range(n_batches):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            idx = order[b * size : (b + 1) * size]
+            eps = torch.randn(len(idx), n_lat, device=dev)  # the global batch's noise
+            if info.distributed:
+                lo, hi = shard_bounds(len(idx), info.rank, info.world_size)
+                shares.append(self._share(idx, lo, hi))
+                idx, eps = idx[lo:hi], eps[lo:hi]
             xb = self.x_train[idx]
             wb = self.w_train[idx] if self.w_train is not None else None
-            terms = vae_loss(self.model(xb), xb, beta, wb)
-            if not torch.isfinite(terms.total):
-                raise self._diverged(terms.total.item(), epoch, f"batch {b + 1} of {n_batches}")
+            out = self.step(xb, eps)
+            if len(idx):
+                terms = vae_loss(out, xb, beta, wb)
+                loss = terms.total * (shares[-1] * info.world_size) if shares else terms.total
+                logged.append(tuple(t.detach() for t in terms))
+            else:  # an empty slice of a tiny last batch: zero gradients, but take part
+                loss = 0.0 * sum(t.sum() for t in out)
+                zero = torch.zeros((), device=dev)
+                logged.append((zero, zero, zero, torch.zeros(n_lat, device=dev)))
             self.opt.zero_grad(set_to_none=True)
-            terms.total.backward()
+            loss.backward()
             self.opt.step()
-            frac = len(idx) / n
-            sums += frac * torch.stack([terms.total, terms.recon, terms.kl]).detach().double()
-            kl_dim += frac * terms.kl_per_dim.detach().double()
-        tot, rec, kl = sums.tolist()
+        # this rank's (total, recon, kl, kl_per_dim) of every batch, weighted by its share
+        scalars = torch.stack([torch.stack([t[i] for t in logged]) for i in range(3)], dim=1)
+        rows = torch.cat([scalars, torch.stack([t[3] for t in logged])], dim=1).double()
+        if shares:
+            share_t = torch.stack([torch.as_tensor(f, dtype=torch.float64) for f in shares])
+            rows *= share_t.to(dev)[:, None]
+        batch_sizes = torch.diff(torch.arange(0, n + size, size).clamp(max=n)).double()
+        sums = all_reduce_sum(rows).cpu()
+        bad = ~torch.isfinite(sums[:, 0])
+        if bad.any():
+            b = int(torch.nonzero(bad)[0])
+            raise self._diverged(float(sums[b, 0]), epoch, f"batch {b + 1} of {n_batches}")
+        epoch_sums = np.zeros(sums.shape[1])
+        for term in ((batch_sizes / n)[:, None] * sums).numpy():  # batch order, as summed
+            epoch_sums += term
+        tot, rec, kl = epoch_sums[:3].tolist()
         row: dict[str, Any] = {
             "epoch": epoch + 1,
             "beta": beta,
@@ -366,7 +444,7 @@ class _Run:
             "val_total": None,
             "val_recon": None,
             "val_kl": None,
-            "kl_per_dim": kl_dim.tolist(),
+            "kl_per_dim": epoch_sums[3:].tolist(),
         }
         if len(self.x_val):
             rec, kl_v = self._validate()
@@ -377,27 +455,35 @@ class _Run:
             row["kl_per_dim"] = kl_v.tolist()
         return row
 
+    def _share(self, idx: torch.Tensor, lo: int, hi: int) -> torch.Tensor | float:
+        """This rank's share of the global batch ``idx``: events, or event weights."""
+        if self.w_train is None:
+            return (hi - lo) / len(idx)
+        w = self.w_train[idx]
+        return w[lo:hi].sum() / w.sum()
+
     def _validate(self) -> tuple[float, np.ndarray]:
         self.model.eval()
-        rec = torch.zeros((), dtype=torch.float64, device=self.dev)
-        kl = torch.zeros(self.model_cfg.latent_dim, dtype=torch.float64, device=self.dev)
-        n = len(self.x_val)
+        sums = torch.zeros(1 + self.model_cfg.latent_dim, dtype=torch.float64, device=self.dev)
+        n, lo, hi = len(self.x_val), self.val_lo, self.val_hi  # this rank's slice
         w = self.w_val / self.w_val.sum() if self.w_val is not None else None
         with torch.no_grad():
-            for i in range(0, n, _EVAL_BATCH):
-                xb = self.x_val[i : i + _EVAL_BATCH]
+            for i in range(lo, hi, _EVAL_BATCH):
+                j = min(i + _EVAL_BATCH, hi)
+                xb = self.x_val[i:j]
                 mu, logvar = self.model.encode(xb)
-                z = mu + torch.exp(0.5 * logvar) * self.eps_val[i : i + _EVAL_BATCH]
+                z = mu + torch.exp(0.5 * logvar) * self.eps_val[i:j]
                 sq = ((self.model.decode(z) - xb) ** 2).sum(-1).double()
                 kl_ev = kl_per_event(mu, logvar).double()
-                wb = w[i : i + _EVAL_BATCH].double() if w is not None else None
-                if wb is None:
-                    rec += sq.sum() / n
-                    kl += kl_ev.sum(0) / n
+                if w is None:
+                    sums[0] += sq.sum() / n
+                    sums[1:] += kl_ev.sum(0) / n
                 else:
-                    rec += (wb * sq).sum()
-                    kl += (wb[:, None] * kl_ev).sum(0)
-        return float(rec), kl.cpu().numpy()
+                    wb = w[i:j].double()
+                    sums[0] += (wb * sq).sum()
+                    sums[1:] += (wb[:, None] * kl_ev).sum(0)
+        all_reduce_sum(sums)
+        return float(sums[0]), sums[1:].cpu().numpy()
 
     def _diverged(self, value: float, epoch: int, where: str) -> TrainingError:
         biggest = float(self.x_train.abs().max()) if len(self.x_train) else 0.0
