@@ -123,6 +123,34 @@ SAMPLES: dict[str, SampleSpec] = {
             seed=9101,
         ),
         SampleSpec(
+            name="ee_tautau_91GeV",
+            process="e+ e- -> Z/gamma* -> tau+ tau- at sqrt(s) = 91.2 GeV, no ISR, taus undecayed",
+            settings=(
+                "Beams:idA = 11",
+                "Beams:idB = -11",
+                "Beams:eCM = 91.2",
+                "PDF:lepton = off",
+                "WeakSingleBoson:ffbar2gmZ = on",
+                "23:onMode = off",
+                "23:onIfAny = 15",
+            ),
+            seed=9115,
+        ),
+        SampleSpec(
+            name="ee_bb_91GeV",
+            process="e+ e- -> Z/gamma* -> b b~ at sqrt(s) = 91.2 GeV, no ISR, no shower",
+            settings=(
+                "Beams:idA = 11",
+                "Beams:idB = -11",
+                "Beams:eCM = 91.2",
+                "PDF:lepton = off",
+                "WeakSingleBoson:ffbar2gmZ = on",
+                "23:onMode = off",
+                "23:onIfAny = 5",
+            ),
+            seed=9105,
+        ),
+        SampleSpec(
             name="pp_mumu_13TeV",
             process="p p -> Z/gamma* -> mu+ mu- at sqrt(s) = 13 TeV, 60 < m(mu mu) < 120 GeV",
             settings=(

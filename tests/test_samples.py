@@ -16,15 +16,24 @@ from conftest import SAMPLES, sample
 from latentsym import read_events
 from latentsym.io import EventFile
 
-NAMES = ("ee_mumu_91GeV", "pp_mumu_13TeV", "ee_ZH_250GeV")
+NAMES = (
+    "ee_mumu_91GeV",
+    "ee_tautau_91GeV",
+    "ee_bb_91GeV",
+    "pp_mumu_13TeV",
+    "ee_ZH_250GeV",
+)
 EXTENSIONS = (".lhe.gz", ".root")
 MAX_BYTES = 5_000_000
 MIN_EVENTS = 20_000
 M_MU = 0.10566  # GeV, Pythia 8.317's muon mass
 M_B = 4.8  # GeV, Pythia 8.317's b-quark mass
+M_TAU = 1.77682  # GeV, Pythia 8.317's tau mass
 EXPECTED = {
     # name: (beams, sqrt_s in GeV, final-state PDG ids sorted, particles per event)
     "ee_mumu_91GeV": ((11, -11), 91.2, [-13, 13], 5),
+    "ee_tautau_91GeV": ((11, -11), 91.2, [-15, 15], 5),
+    "ee_bb_91GeV": ((11, -11), 91.2, [-5, 5], 5),
     "pp_mumu_13TeV": ((2212, 2212), 13000.0, [-13, 13], 5),
     "ee_ZH_250GeV": ((11, -11), 250.0, [-13, -5, 5, 13], 8),
 }
@@ -128,6 +137,36 @@ def test_ee_mumu_at_rest_and_on_shell(ext: str) -> None:
     np.testing.assert_allclose(_np(ak.flatten(final.p4.E)), 45.6, rtol=1e-9)
 
 
+@pytest.mark.parametrize("ext", EXTENSIONS)
+@pytest.mark.parametrize(("name", "mass"), [("ee_tautau_91GeV", M_TAU), ("ee_bb_91GeV", M_B)])
+def test_ee_pairs_at_the_z_pole_at_rest_and_on_shell(name: str, mass: float, ext: str) -> None:
+    """tau+ tau- and b b~ at 91.2 GeV: back to back, 45.6 GeV each, |p| set by the mass."""
+    final = _final(name, ext)
+    total = _sum(final)
+    np.testing.assert_allclose(total["E"], 91.2, rtol=1e-6)
+    for comp in ("px", "py", "pz"):
+        assert np.abs(total[comp]).max() < 1e-6 * 91.2, comp
+    np.testing.assert_allclose(_np(ak.flatten(final.p4.mass2)), mass**2, rtol=1e-4)
+    np.testing.assert_allclose(_np(ak.flatten(final.p4.E)), 45.6, rtol=1e-9)
+    p = _np(ak.flatten(final.p4.p))
+    np.testing.assert_allclose(p, np.sqrt(45.6**2 - mass**2), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ee_tautau_91GeV", "ee_bb_91GeV"])
+def test_ee_pairs_angular_distribution(name: str) -> None:
+    """1 + cos^2 theta with a small forward-backward asymmetry, flat in phi."""
+    final = _final(name, ".lhe.gz")
+    fermion = final[final.pid > 0]
+    cos_theta = _np(ak.flatten(fermion.p4.costheta))
+    n = len(cos_theta)
+    assert abs(np.mean(cos_theta**2) - 0.4) < 5 * np.std(cos_theta**2) / np.sqrt(n)
+    afb = (np.count_nonzero(cos_theta > 0) - np.count_nonzero(cos_theta < 0)) / n
+    assert abs(afb) < 0.15
+    phi = _np(ak.flatten(fermion.p4.phi))
+    counts, _ = np.histogram(phi, bins=8, range=(-np.pi, np.pi))
+    assert np.all(np.abs(counts - n / 8) < 5 * np.sqrt(n / 8))
+
+
 def test_ee_mumu_angular_distribution() -> None:
     """dσ/dcosθ ∝ 1 + cos²θ + (8/3) A_FB cosθ: <cos²θ> = 0.4 and a small A_FB at the pole."""
     final = _final("ee_mumu_91GeV", ".lhe.gz")
@@ -199,6 +238,12 @@ def test_cross_sections_are_physical() -> None:
     assert manifest["ee_mumu_91GeV"]["cross_section_pb"] == pytest.approx(2000, rel=0.05)
     assert manifest["pp_mumu_13TeV"]["cross_section_pb"] == pytest.approx(1460, rel=0.05)
     assert manifest["ee_ZH_250GeV"]["cross_section_pb"] == pytest.approx(0.0046, rel=0.1)
+    # Z pole: lepton universality up to the tau phase space, dominated by the axial
+    # coupling (beta^3 = 0.9977); Gamma(b b~) / Gamma(mu mu) = 377.6 / 83.98 MeV = 4.50 (PDG).
+    mumu = manifest["ee_mumu_91GeV"]["cross_section_pb"]
+    ratio_tau = manifest["ee_tautau_91GeV"]["cross_section_pb"] / mumu
+    assert ratio_tau == pytest.approx(0.9977, abs=0.001)
+    assert manifest["ee_bb_91GeV"]["cross_section_pb"] / mumu == pytest.approx(4.50, rel=0.05)
 
 
 @pytest.mark.slow
