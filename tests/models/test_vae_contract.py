@@ -17,14 +17,33 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from latentsym.errors import ConfigError
-from latentsym.models import MODEL_TYPES, VAE, VAEConfig, VAEOutput, vae_loss
+from latentsym.models import (
+    MODEL_TYPES,
+    VAE,
+    InvariantEquivariantVAE,
+    LinearVAE,
+    MechanismVAE,
+    VAEConfig,
+    VAEOutput,
+    vae_loss,
+)
 
 VARIANTS: list[Callable[[], torch.nn.Module]] = [
     lambda: VAE(8, 6),
     lambda: VAE(5, 2, hidden=(16,), activation="tanh"),
     lambda: VAE(3, 4, hidden=(32, 16, 8), activation="relu"),
+    lambda: MechanismVAE(8, 6, hidden=(32, 32), mechanisms=("azimuthal", "boost-z")),
+    lambda: InvariantEquivariantVAE(8, 3, inv_dim=2, eq_dim=4, hidden=(32, 32)),
+    lambda: LinearVAE(6, 4),
 ]
-IDS = ["vae-default", "vae-small-tanh", "vae-deep-relu"]
+IDS = [
+    "vae-default",
+    "vae-small-tanh",
+    "vae-deep-relu",
+    "mechanism-vae-azimuthal-boost",
+    "invariant-equivariant",
+    "linear-vae",
+]
 
 
 def _make(factory: Callable[[], torch.nn.Module], seed: int = 0) -> Any:
