@@ -11,7 +11,14 @@ import numpy as np
 from latentsym.errors import SchemaError, TopologyError
 from latentsym.physics.pdg import name_of, parse_topology
 
-__all__ = ["FinalState", "final_state_counts", "select_final_state", "topology_name"]
+__all__ = [
+    "FinalState",
+    "choose_topology",
+    "dropped_counts",
+    "final_state_counts",
+    "select_final_state",
+    "topology_name",
+]
 
 
 def topology_name(pids: tuple[int, ...]) -> str:
@@ -94,6 +101,50 @@ def final_state_counts(events: ak.Array) -> list[tuple[tuple[int, ...], int]]:
     return sorted(Counter(keys).items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def choose_topology(
+    counts: list[tuple[tuple[int, ...], int]],
+    topology: str | list[int] | list[str] | tuple[int | str, ...] | None,
+) -> tuple[int, ...]:
+    """The final state to select, given the counts of every final state (most common first).
+
+    Raises:
+        TopologyError: no events, an empty most common final state, or a requested final
+            state that no event has (the message lists the ones present).
+    """
+    if not counts:
+        raise TopologyError("no events given")
+    if topology is None:
+        wanted = counts[0][0]
+        if not wanted:
+            raise TopologyError(
+                "the most common final state is empty: the events have no outgoing (status 1) "
+                "particles. Check the file's status codes."
+            )
+    else:
+        wanted = parse_topology(topology)
+    if wanted not in dict(counts):
+        listing = "; ".join(f"{topology_name(k) or '(none)'}: {n}" for k, n in counts[:8])
+        raise TopologyError(
+            f"no event has the final state {topology_name(wanted)!r}. Present: {listing}"
+        )
+    return wanted
+
+
+def dropped_counts(
+    counts: list[tuple[tuple[int, ...], int]], wanted: tuple[int, ...]
+) -> dict[str, int]:
+    """Events left out by the selection of ``wanted``, by final state (the 5 largest and
+    the rest summed when there are more than 6)."""
+    dropped = {
+        f"with final state {topology_name(k) or '(none)'}": c for k, c in counts if k != wanted
+    }
+    if len(dropped) > 6:
+        items = sorted(dropped.items(), key=lambda kv: -kv[1])
+        dropped = dict(items[:5])
+        dropped["with other final states"] = sum(c for _, c in items[5:])
+    return dropped
+
+
 def select_final_state(
     events: ak.Array,
     topology: str | list[int] | list[str] | tuple[int | str, ...] | None = None,
@@ -121,23 +172,7 @@ def select_final_state(
         raise SchemaError("events have no 'particles' field; read them with latentsym.read_events")
     counts = final_state_counts(events)
     n_input = len(events)
-    if not counts:
-        raise TopologyError("no events given")
-    if topology is None:
-        wanted = counts[0][0]
-        if not wanted:
-            raise TopologyError(
-                "the most common final state is empty: the events have no outgoing (status 1) "
-                "particles. Check the file's status codes."
-            )
-    else:
-        wanted = parse_topology(topology)
-    present = dict(counts)
-    if wanted not in present:
-        listing = "; ".join(f"{topology_name(k) or '(none)'}: {n}" for k, n in counts[:8])
-        raise TopologyError(
-            f"no event has the final state {topology_name(wanted)!r}. Present: {listing}"
-        )
+    wanted = choose_topology(counts, topology)
     out = _outgoing(events)
     key = ak.sort(out.pid, axis=1)
     n = len(wanted)
@@ -149,15 +184,6 @@ def select_final_state(
         keep[mask_idx[same]] = True
     else:
         keep = mask
-    dropped: dict[str, int] = {}
-    for k, c in counts:
-        if k != wanted:
-            reason = f"with final state {topology_name(k) or '(none)'}"
-            dropped[reason] = c
-    if len(dropped) > 6:
-        items = sorted(dropped.items(), key=lambda kv: -kv[1])
-        dropped = dict(items[:5])
-        dropped["with other final states"] = sum(c for _, c in items[5:])
     sel = out[keep]
     # stable order: PDG id ascending, then energy descending
     order = ak.argsort(sel.p4.E, axis=1, ascending=False, stable=True)
@@ -171,5 +197,5 @@ def select_final_state(
         weight=ak.to_numpy(events.weight[keep]).astype(np.float64),
         event_index=np.flatnonzero(keep).astype(np.int64),
         n_input=n_input,
-        dropped=dropped,
+        dropped=dropped_counts(counts, wanted),
     )
