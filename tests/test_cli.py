@@ -164,3 +164,81 @@ def test_run_with_suspected_symmetries(toy_lhe, tmp_path, capsys):
     tr = json.loads((out / "summary.json").read_text())["checks"]["transformations"]
     assert [t["transform"] for t in tr] == ["boost_z(0.5)", "rotate_z(1.0)"]
     assert "Transformation `boost_z(0.5)`" in (out / "report.md").read_text()
+
+
+def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
+    from latentsym.models import MechanismVAE, load_model
+
+    out = tmp_path / "out"
+    base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "4"]
+    assert main([*base, "--epochs", "3", "--mechanism", "azimuthal"]) == 0
+    assert "azimuthal block: circular correlation with phi(mu+)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["type"] == "mechanism-vae"
+    m = summary["mechanism"]
+    assert m["mechanisms"] == ["azimuthal"]
+    assert m["azimuthal_dims"] == [0, 1]
+    assert -1 <= m["circular_correlation"] <= 1
+    assert "## Latents identified through known mechanisms (azimuthal)" in (
+        out / "report.md"
+    ).read_text()
+    assert isinstance(load_model(out / "model").model, MechanismVAE)
+    # refused: an unknown mechanism, a resume, a boost of e+e- events at fixed sqrt(s)
+    with pytest.raises(SystemExit):
+        main([*base, "--mechanism", "rotate"])
+    assert "invalid choice: 'rotate'" in capsys.readouterr().err
+    assert main([*base, "--overwrite", "--mechanism", "azimuthal", "--resume"]) == 2
+    assert "a mechanism VAE trains from the start" in capsys.readouterr().err
+    assert main([*base, "--overwrite", "--epochs", "1", "--mechanism", "boost-z"]) == 2
+    assert "system rapidity of these events does not vary" in capsys.readouterr().err
+
+
+def test_run_invariant_equivariant_on_three_processes(tmp_path, capsys):
+    from conftest import sample
+
+    files = [str(sample(f"ee_{p}_91GeV.lhe.gz")) for p in ("mumu", "tautau", "bb")]
+    out = tmp_path / "out"
+    args = ["run", *files, "--model", "invariant-equivariant", "--out", str(out), "--quiet"]
+    small = ["--max-events", "600", "--epochs", "3", "--hidden", "32,32"]
+    assert main([*args, *small, "--labelled-fraction", "0.1"]) == 0
+    text = capsys.readouterr().out
+    assert "class accuracy (kNN on the test events; chance 0.333)" in text
+    s = json.loads((out / "summary.json").read_text())
+    assert s["input"]["classes"] == ["ee_mumu_91GeV", "ee_tautau_91GeV", "ee_bb_91GeV"]
+    assert s["input"]["n_events_per_class"] == [600, 600, 600]
+    assert (s["input"]["n_train"], s["input"]["n_test"]) == (1440, 360)
+    assert s["input"]["n_labelled"] == 144  # 10% of each class's 480 training events
+    assert s["features"]["representation"] == "collider"
+    assert (s["model"]["inv_dim"], s["model"]["eq_dim"]) == (2, 4)
+    for block in ("inv_probe", "eq_probe"):
+        assert 0 <= s["invariant"][block]["knn"]["accuracy"] <= 1
+    assert s["plain"]["recon_error"] > 0
+    assert (out / "latents.png").stat().st_size > 0
+    assert "![Latent blocks coloured by class](latents.png)" in (out / "report.md").read_text()
+    # refused: one file, options of the other models
+    assert main([*args[:2], *args[4:], "--overwrite"]) == 2
+    assert "needs at least two files, one per class" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--mechanism", "azimuthal"]) == 2
+    assert "--mechanism apply to the plain and mechanism VAEs" in capsys.readouterr().err
+    assert main(["run", files[0], "--out", str(tmp_path / "o2"), "--labelled-fraction", "0.5"]) == 2
+    assert "--labelled-fraction applies to --model invariant-equivariant" in capsys.readouterr().err
+
+
+def test_run_on_dask_equals_one_process(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from conftest import sample
+
+    files = [str(sample("pp_mumu_13TeV.root")), str(sample("pp_mumu_13TeV.lhe.gz"))]
+    base = [*files, "--max-events", "25000", "--epochs", "2", "--quiet", "--hidden", "32"]
+    assert main(["run", *base, "--out", str(tmp_path / "one")]) == 0
+    assert main(["run", *base, "--out", str(tmp_path / "dask"), "--dask", "auto"]) == 0
+    capsys.readouterr()
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    dask = json.loads((tmp_path / "dask" / "summary.json").read_text())
+    assert dask["input"] == one["input"]
+    assert dask["input"]["n_events_read"] == 25000
+    assert dask["relevance"] == one["relevance"]
+    weights = [(tmp_path / d / "model" / "model.pt").read_bytes() for d in ("one", "dask")]
+    assert weights[0] == weights[1]
+    assert main(["run", *base, "--out", str(tmp_path / "x"), "--dask", "localhost:1"]) == 2
+    assert "expected 'auto' or a scheduler address" in capsys.readouterr().err

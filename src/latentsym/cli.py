@@ -51,14 +51,35 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from latentsym.errors import ConfigError
     from latentsym.pipeline import run_analysis
 
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+    if args.model == "invariant-equivariant":
+        given = [
+            flag
+            for flag, on in (
+                ("--transform", args.transform),
+                ("--mechanism", args.mechanism),
+                ("--resume", args.resume),
+                ("--dask", args.dask),
+                ("--kl-warmup", args.kl_warmup),
+            )
+            if on
+        ]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} apply to the plain and mechanism VAEs, not to "
+                "--model invariant-equivariant"
+            )
+        return _run_invariant(args, hidden)
+    if args.labelled_fraction is not None:
+        raise ConfigError("--labelled-fraction applies to --model invariant-equivariant only")
     summary = run_analysis(
         args.files,
         args.out,
         topology=args.topology,
-        representation=args.features,
+        representation=args.features or "cartesian",
         latent_dim=args.latent_dim,
         hidden=hidden,
         beta=args.beta,
@@ -66,12 +87,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         kl_warmup_epochs=args.kl_warmup,
         transforms=args.transform or (),
+        mechanisms=args.mechanism or (),
         seed=args.seed,
         max_events=args.max_events,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=not args.quiet,
         read_options=_read_options(args),
+        dask=args.dask,
     )
     if summary.get("rank", 0) != 0:  # another rank of a torchrun job: rank 0 reports
         return 0
@@ -94,8 +117,69 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"relevant directions k = {summary['n_relevant']}; latent intrinsic dimension "
         f"{summary['latent_manifold_dim']:.2f}"
     )
+    mech = summary.get("mechanism")
+    if mech and mech.get("circular_correlation") is not None:
+        print(
+            f"azimuthal block: circular correlation with phi({mech['particle']}) "
+            f"{mech['circular_correlation']:.4f}"
+        )
+    if mech and mech.get("shift_slope") is not None:
+        print(
+            f"boost-z latent: shift slope {mech['shift_slope']:.3f}, correlation with the "
+            f"system rapidity {mech['rapidity_correlation']:.4f}"
+        )
     verdict = "consistent" if summary["verdict"]["consistent"] else "NOT consistent"
     print(f"verdict: {verdict}. {summary['verdict']['text']}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _run_invariant(args: argparse.Namespace, hidden: tuple[int, ...]) -> int:
+    from latentsym.pipeline import run_invariant
+
+    s = run_invariant(
+        args.files,
+        args.out,
+        topology=args.topology,
+        representation=args.features or "collider",
+        latent_dim=args.latent_dim,
+        hidden=hidden,
+        beta=args.beta,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        labelled_fraction=1.0 if args.labelled_fraction is None else args.labelled_fraction,
+        seed=args.seed,
+        max_events=args.max_events,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    m, plain = s["invariant"], s["plain"]
+    if args.json:
+        keys = ("classifier_accuracy", "recon_error")
+        out = {k: m[k] for k in keys}
+        out["inv_accuracy"] = m["inv_probe"]["knn"]["accuracy"]
+        out["eq_accuracy"] = m["eq_probe"]["knn"]["accuracy"]
+        print(json.dumps(out))
+        return 0
+    inp = s["input"]
+    print(
+        f"classes {', '.join(inp['classes'])}: {inp['n_train']} training events "
+        f"({inp['n_labelled']} labelled), {inp['n_test']} test events"
+    )
+    print(
+        f"class accuracy (kNN on the test events; chance {s['chance_accuracy']:.3f}): "
+        f"invariant block {m['inv_probe']['knn']['accuracy']:.3f}, equivariant block "
+        f"{m['eq_probe']['knn']['accuracy']:.3f}"
+    )
+    print(
+        f"change under rotations about z: invariant block "
+        f"{m['inv_rotation']['relative_change']:.2e}, equivariant block "
+        f"{m['eq_rotation']['relative_change']:.3f}"
+    )
+    recon = f"reconstruction error {m['recon_error']:.4f}"
+    if plain:
+        recon += f" (plain VAE {plain['recon_error']:.4f})"
+    print(recon)
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -212,9 +296,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--topology", help="final state, e.g. 'mu+ mu-' (default: the most common)")
     p.add_argument(
         "--features",
-        default="cartesian",
+        default=None,
         choices=["cartesian", "collider"],
-        help="feature representation (default: cartesian = E, px, py, pz)",
+        help="feature representation (default: cartesian = E, px, py, pz; collider = pT, "
+        "eta, phi, m for --model invariant-equivariant)",
+    )
+    p.add_argument(
+        "--model",
+        default="vae",
+        choices=["vae", "invariant-equivariant"],
+        help="vae (default), or invariant-equivariant for several processes: the class of "
+        "an event is its file",
+    )
+    p.add_argument(
+        "--mechanism",
+        action="append",
+        choices=["azimuthal", "boost-z"],
+        help="identify latents through a known transformation: azimuthal (a 2D block that "
+        "turns with the azimuth), boost-z (a latent that shifts with the rapidity; pp); "
+        "repeatable",
+    )
+    p.add_argument(
+        "--labelled-fraction",
+        type=float,
+        default=None,
+        help="invariant-equivariant: fraction of each file's training events whose class is "
+        "used (default 1)",
+    )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="read the files and build the features on dask: 'auto' starts a local cluster, "
+        "tcp://HOST:PORT uses a running scheduler",
     )
     p.add_argument("--latent-dim", type=int, default=6, help="latent dimension (default 6)")
     p.add_argument("--hidden", default="128,128", help="hidden layer sizes (default 128,128)")
@@ -233,7 +346,12 @@ def _parser() -> argparse.ArgumentParser:
         "swap:I,J (repeatable)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--max-events", type=int, default=None, help="read at most N events in total")
+    p.add_argument(
+        "--max-events",
+        type=int,
+        default=None,
+        help="read at most N events in total (per file with --model invariant-equivariant)",
+    )
     p.add_argument(
         "--resume", action="store_true", help="continue training from the checkpoint in --out"
     )

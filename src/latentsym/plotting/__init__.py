@@ -1,7 +1,7 @@
 """mplhep-styled figures: Axes in (``ax=None``), Axes or Figure out; never ``plt.show()``."""
 
 from latentsym.plotting.compare import plot_all, plot_comparison, plot_naming
-from latentsym.plotting.latents import plot_correlations, plot_latent_pairs
+from latentsym.plotting.latents import plot_class_latents, plot_correlations, plot_latent_pairs
 from latentsym.plotting.relevance import plot_relevance
 from latentsym.plotting.save import FIGURE_FORMATS, save_figure
 from latentsym.plotting.scan import plot_scan
@@ -13,6 +13,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "STYLES",
     "plot_all",
+    "plot_class_latents",
     "plot_comparison",
     "plot_correlations",
     "plot_latent_pairs",

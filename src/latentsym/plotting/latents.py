@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from latentsym.errors import ConfigError
 from latentsym.plotting.style import scaled_size
 
-__all__ = ["plot_correlations", "plot_latent_pairs"]
+__all__ = ["plot_class_latents", "plot_correlations", "plot_latent_pairs"]
 
 
 def _cmap_for(key: str) -> str:
@@ -191,3 +191,43 @@ def plot_correlations(
     ax.set_ylabel("latent direction")
     ax.figure.colorbar(image, ax=ax, label=cbar_label)
     return ax
+
+
+def plot_class_latents(
+    mu: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    inv_dims: Sequence[int],
+    eq_dims: Sequence[int],
+    *,
+    max_points: int = 5000,
+    seed: int = 0,
+) -> Figure:
+    """The two latent blocks of an invariant/equivariant VAE, coloured by class.
+
+    Left: the first two invariant latents (the class block: one cluster per class).
+    Right: the equivariant block projected on its two principal directions (where the
+    event sits inside its class: the classes should overlap).
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(mu))[:max_points]
+    fig, axes = plt.subplots(1, 2, figsize=scaled_size(12, 5))
+    eq = mu[idx][:, list(eq_dims)]
+    eq = eq - eq.mean(0)
+    top2 = np.linalg.svd(eq, full_matrices=False)[2][:2].T if eq.shape[1] >= 2 else None
+    panels = [
+        (mu[idx][:, list(inv_dims)[:2]], "invariant block (class)", [f"z{d}" for d in inv_dims]),
+        (eq @ top2 if top2 is not None else eq, "equivariant block, 2 principal directions",
+         ["PC 1", "PC 2"]),
+    ]  # fmt: skip
+    for ax, (pts, title, axis_names) in zip(axes, panels, strict=True):
+        for k, name in enumerate(class_names):
+            sel = labels[idx] == k
+            y = pts[sel, 1] if pts.shape[1] > 1 else np.zeros(int(sel.sum()))
+            ax.scatter(pts[sel, 0], y, s=2, alpha=0.4, label=name, rasterized=True)
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel(axis_names[0])
+        if pts.shape[1] > 1:
+            ax.set_ylabel(axis_names[1])
+    axes[0].legend(markerscale=5, fontsize="small")
+    return fig

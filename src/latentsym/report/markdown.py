@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["render_report"]
+__all__ = ["render_invariant_report", "render_report"]
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -80,6 +80,44 @@ def _checks_section(checks: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+_MODEL_NAMES = {"vae": "VAE", "mechanism-vae": "mechanism VAE"}
+
+
+def _mechanism_section(m: Mapping[str, Any] | None) -> list[str]:
+    if not m:
+        return []
+    lines = [
+        "",
+        f"## Latents identified through known mechanisms ({', '.join(m['mechanisms'])})",
+        "",
+        f"Measured on {m['n_events']} events, each paired with a transformed copy.",
+    ]
+    if m.get("azimuthal_dims"):
+        dims = ", ".join(f"z{d}" for d in m["azimuthal_dims"])
+        lines.append(
+            f"- the angle of the block ({dims}) follows the azimuth φ of the {m['particle']} "
+            f"with circular correlation {_fmt(m['circular_correlation'])} (1 = exactly, up to "
+            f"a constant offset of {_fmt(m['angle_offset'])} rad; RMS residual "
+            f"{_fmt(m['angle_residual'])} rad); it turns with the rotation to within "
+            f"{_fmt(m['equivariance_error'])} of its radius"
+        )
+    if m.get("boost_dim") is not None:
+        lines.append(
+            f"- z{m['boost_dim']} shifts by the rapidity change of a longitudinal boost with "
+            f"slope {_fmt(m['shift_slope'])} (RMS error {_fmt(m['shift_error'])}) and follows "
+            f"the system rapidity with correlation {_fmt(m['rapidity_correlation'])}"
+        )
+    if m.get("invariance_error") is not None:
+        dims = ", ".join(f"z{d}" for d in m["invariance_dims"])
+        lines.append(
+            f"- the other informative latents ({dims}) change by {_fmt(m['invariance_error'])} "
+            "of their spread under the mechanisms (0 = invariant)"
+        )
+    else:
+        lines.append("- no other latent carries information (all collapsed)")
+    return lines
+
+
 def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str:
     """Markdown text of an analysis summary (the ``summary.json`` dictionary).
 
@@ -129,7 +167,8 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
         "",
         "## What the VAE learned",
         "",
-        f"- model: latent dimension {model['latent_dim']}, hidden {model['hidden']}, "
+        f"- model: {_MODEL_NAMES.get(model.get('type', 'vae'), model.get('type'))}, latent "
+        f"dimension {model['latent_dim']}, hidden {model['hidden']}, "
         f"beta {model['beta']}, seed {model['seed']}, {model['epochs_run']} epochs",
         f"- relevant directions k = **{summary['n_relevant']}** (R ≥ {summary['threshold']}); "
         f"gap to the next direction {_fmt(summary.get('gap'))}",
@@ -149,6 +188,7 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
         lines += ["", "Each latent and the observable it follows best (distance correlation):", ""]
         for latent, (obs, dcor) in names.items():
             lines.append(f"- {latent}: `{obs}` ({dcor:.2f})")
+    lines += _mechanism_section(summary.get("mechanism"))
     lines += _checks_section(summary.get("checks") or {})
     t = summary["timing"]
     lines += [
@@ -161,4 +201,73 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
     ]
     for caption, fname in figures.items():
         lines += [f"### {caption}", "", f"![{caption}]({fname})", ""]
+    return "\n".join(lines)
+
+
+def render_invariant_report(summary: Mapping[str, Any]) -> str:
+    """Markdown text of an invariant/equivariant analysis (``run_invariant``'s summary)."""
+    inp, model, m = summary["input"], summary["model"], summary["invariant"]
+    classes = inp["classes"]
+    lines = [
+        "# latentsym report: invariant/equivariant VAE",
+        "",
+        "## Input",
+        "",
+        "| class | file | final state | events |",
+        "|---|---|---|---|",
+    ]
+    for name, path, top, n in zip(
+        classes, inp["paths"], inp["topologies"], inp["n_events_per_class"], strict=True
+    ):
+        lines.append(f"| {name} | `{path}` | `{top}` | {n} |")
+    lines += [
+        "",
+        f"- {inp['n_train']} training events ({inp['n_labelled']} with their label, fraction "
+        f"{inp['labelled_fraction']:g} per class), {inp['n_test']} held-out test events",
+        f"- features: {summary['features']['representation']}: "
+        + ", ".join(f"`{n}`" for n in summary["features"]["names"]),
+        f"- model: invariant block of {model['inv_dim']} latents, equivariant block of "
+        f"{model['eq_dim']}, hidden {model['hidden']}, beta {model['beta']}, "
+        f"{model['epochs_run']} epochs",
+        "",
+        "## Numbers on the test events",
+        "",
+        f"Chance accuracy with {len(classes)} classes: {_fmt(summary['chance_accuracy'])}.",
+        "",
+        "| latents | class accuracy (kNN) | (logistic) | change under rotations about z |",
+        "|---|---|---|---|",
+    ]
+    for label, probe, rot in (
+        ("invariant block", m["inv_probe"], m["inv_rotation"]),
+        ("equivariant block", m["eq_probe"], m["eq_rotation"]),
+    ):
+        lines.append(
+            f"| {label} | {_fmt(probe['knn']['accuracy'])} | "
+            f"{_fmt(probe['logistic']['accuracy'])} | {_fmt(rot['relative_change'])} |"
+        )
+    plain = summary.get("plain")
+    if plain:
+        lines.append(
+            f"| plain VAE, all latents | {_fmt(plain['probe']['knn']['accuracy'])} | "
+            f"{_fmt(plain['probe']['logistic']['accuracy'])} | "
+            f"{_fmt(plain['rotation']['relative_change'])} |"
+        )
+    lines += [
+        "",
+        f"- the encoder's classifier q(y|x): accuracy {_fmt(m['classifier_accuracy'])}; its "
+        f"prediction is unchanged by a rotation for {_fmt(m['class_kept_under_rotation'])} of "
+        "the events",
+        f"- reconstruction error (mean squared, in units of each feature's spread): "
+        f"{_fmt(m['recon_error'])}"
+        + (f", plain VAE {_fmt(plain['recon_error'])}" if plain else ""),
+        "",
+        "The invariant block should carry the class (accuracy near 1) and not move under "
+        "rotations; the equivariant block should carry where the event sits inside its class "
+        "and nothing of the class (accuracy near chance).",
+        "",
+        "## Figures",
+        "",
+        "![Latent blocks coloured by class](latents.png)",
+        "",
+    ]
     return "\n".join(lines)
