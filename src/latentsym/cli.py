@@ -73,8 +73,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "--model invariant-equivariant"
             )
         return _run_invariant(args, hidden)
-    if args.labelled_fraction is not None:
-        raise ConfigError("--labelled-fraction applies to --model invariant-equivariant only")
+    for flag, value in (("--labelled-fraction", args.labelled_fraction),
+                        ("--label-branch", args.label_branch)):  # fmt: skip
+        if value is not None:
+            raise ConfigError(f"{flag} applies to --model invariant-equivariant only")
     summary = run_analysis(
         args.files,
         args.out,
@@ -148,10 +150,12 @@ def _run_invariant(args: argparse.Namespace, hidden: tuple[int, ...]) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         labelled_fraction=1.0 if args.labelled_fraction is None else args.labelled_fraction,
+        label_branch=args.label_branch,
         seed=args.seed,
         max_events=args.max_events,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        read_options=_read_options(args),
     )
     m, plain = s["invariant"], s["plain"]
     if args.json:
@@ -322,6 +326,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="invariant-equivariant: fraction of each file's training events whose class is "
         "used (default 1)",
+    )
+    p.add_argument(
+        "--label-branch",
+        metavar="BRANCH",
+        help="invariant-equivariant: a ROOT branch with one integer class label per event "
+        "(default: the class of an event is its file)",
     )
     p.add_argument(
         "--dask",

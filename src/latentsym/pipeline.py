@@ -415,10 +415,12 @@ def run_invariant(
     labelled_fraction: float = 1.0,
     test_fraction: float = 0.2,
     compare_plain: bool = True,
+    label_branch: str | None = None,
     seed: int = 0,
     max_events: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    read_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Invariant/equivariant VAE on several processes: the class of an event is its file.
 
@@ -431,7 +433,9 @@ def run_invariant(
     and of the equivariant block alone (a kNN and a logistic probe; chance is 1/K), the
     change of each block under rotations about the beam axis, and the reconstruction error,
     next to a plain VAE of the same latent size trained on the same events
-    (``compare_plain``).
+    (``compare_plain``). With ``label_branch`` the class of an event is the value of that
+    branch of its ROOT file instead (see
+    :func:`latentsym.analysis.invariance.class_features`); one file is then enough.
 
     Writes ``summary.json``, ``report.md``, ``latents.png`` and ``model/``.
 
@@ -458,10 +462,11 @@ def run_invariant(
     from latentsym.models import fit, fit_invariant
     from latentsym.plotting import plot_class_latents, save_figure
 
-    if len(paths) < 2:
+    if len(paths) < 2 and label_branch is None:
         raise ConfigError(
             f"the invariant-equivariant model needs at least two files, one per class; got "
-            f"{len(paths)}"
+            f"{len(paths)}. Or give the ROOT branch that holds each event's class "
+            "(--label-branch)."
         )
     if latent_dim <= inv_dim:
         raise ConfigError(
@@ -470,7 +475,14 @@ def run_invariant(
         )
     out = prepare_output_dir(out_dir, paths, overwrite=overwrite)
     t0 = time.perf_counter()
-    data = class_features(paths, representation, max_events=max_events, topology=topology)
+    data = class_features(
+        paths,
+        representation,
+        max_events=max_events,
+        topology=topology,
+        label_branch=label_branch,
+        read_options=read_options,
+    )
     read_s = time.perf_counter() - t0
     tr, te = split_classes(data.labels, test_fraction, seed)
     f_tr, f_te = take_events(data.features, tr), take_events(data.features, te)
@@ -508,6 +520,7 @@ def run_invariant(
         "input": {
             "paths": [str(p) for p in paths],
             "classes": list(data.class_names),
+            "label_branch": label_branch,
             "topologies": list(data.topologies),
             "n_events_per_class": counts.tolist(),
             "n_train": len(tr),

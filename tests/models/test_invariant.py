@@ -9,6 +9,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 import torch
@@ -266,3 +267,53 @@ def test_full_benchmark(tmp_path: Path) -> None:
         assert r["eq_probe"]["knn"]["accuracy"] < 0.40, frac
         assert r["inv_rotation"]["relative_change"] < 1e-3, frac
     assert res["invariant"]["1.0"]["recon_error"] < 2 * res["plain"]["recon_error"] + 0.01
+
+
+@pytest.fixture(scope="module")
+def labelled_root(tmp_path_factory):
+    """mu mu and tau tau events in one ROOT file, their class in the branch event_label."""
+    from latentsym.io import read_events, write_root
+
+    parts = []
+    for k, name in enumerate(("ee_mumu_91GeV", "ee_tautau_91GeV")):
+        events, _ = read_events(sample(f"{name}.lhe.gz"), max_events=300)
+        parts.append(ak.with_field(events, np.full(len(events), 7 * k + 1), "label"))
+    mixed = ak.concatenate(parts)[np.random.default_rng(0).permutation(600)]
+    return write_root(mixed, tmp_path_factory.mktemp("lab") / "mixed.root")
+
+
+def test_classes_from_a_label_branch(labelled_root):
+    path = labelled_root
+    data = class_features([path], "collider", label_branch="event_label")
+    assert data.class_names == ("event_label=1", "event_label=8")
+    assert data.topologies == ("mu+ mu-", "tau+ tau-")  # each class its own final state
+    assert np.bincount(data.labels).tolist() == [300, 300]
+    # the class is in the mass column: the tau pair's is 1.777 GeV
+    m1 = data.features.values[:, list(data.features.names).index("m_p1")]
+    np.testing.assert_allclose(m1[data.labels == 1], 1.77682, rtol=1e-3)
+    with pytest.raises(ConfigError, match="has no branch 'label'; branches: .*event_label"):
+        class_features([path], label_branch="label")
+    with pytest.raises(ConfigError, match="one integer per event"):
+        class_features([path], label_branch="particle_px")
+    with pytest.raises(ConfigError, match="read from ROOT files only"):
+        class_features([sample("ee_mumu_91GeV.lhe.gz")], label_branch="event_label")
+    with pytest.raises(ConfigError, match="at least two classes"):
+        class_features([path], label_branch="event_process_id")
+
+
+def test_cli_label_branch(labelled_root, tmp_path, capsys):
+    from latentsym.cli import main
+
+    path = labelled_root
+    out = tmp_path / "out"
+    args = ["run", str(path), "--model", "invariant-equivariant", "--label-branch", "event_label"]
+    small = ["--out", str(out), "--quiet", "--epochs", "2", "--hidden", "16"]
+    assert main([*args, *small]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["input"]["classes"] == ["event_label=1", "event_label=8"]
+    assert s["input"]["label_branch"] == "event_label"
+    assert s["input"]["n_events_per_class"] == [300, 300]
+    assert "branch `event_label`" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["run", str(path), "--label-branch", "event_label", "--out", str(out)]) == 2
+    assert "--label-branch applies to --model invariant-equivariant" in capsys.readouterr().err

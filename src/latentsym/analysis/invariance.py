@@ -58,7 +58,9 @@ class ClassData:
         features: the concatenated :class:`FeatureMatrix` (particles ``p1 .. pn``).
         labels: ``[N]`` int64 class index of every event (its file's position).
         class_names: the K class names (file stems).
-        topologies: the final state selected in each file, e.g. ``"mu+ mu-"``.
+        topologies: the final state selected in each class, e.g. ``"mu+ mu-"`` (each
+            file or label value selects its own most common one unless ``topology`` is
+            given; a class spread over files with different ones lists them all).
     """
 
     features: FeatureMatrix
@@ -81,49 +83,107 @@ def class_features(
     *,
     max_events: int | None = None,
     topology: str | None = None,
+    label_branch: str | None = None,
+    read_options: dict[str, Any] | None = None,
 ) -> ClassData:
-    """Read several files and build one feature matrix; the class of an event is its file.
+    """Read several files and build one feature matrix with the class of every event.
+
+    The class of an event is its file, or with ``label_branch`` the value of that branch
+    of a ROOT file's tree (one integer per event, e.g. a process id or a truth label; the
+    distinct values, sorted, become classes 0 .. K-1, named ``"<branch>=<value>"``).
 
     Args:
-        paths: K >= 2 event files, one class each.
+        paths: event files: K >= 2 of them (one class each), or with ``label_branch`` any
+            number of ROOT files that together hold at least two label values.
         representation: ``"cartesian"`` or ``"collider"`` (:func:`latentsym.features.build`).
         max_events: events read per file (default: all).
         topology: the final state to select in every file (default: each file's most
             common one; all must have the same number of particles).
+        label_branch: name of a per-event integer branch holding the class.
+        read_options: ROOT reading options (``tree``, ``layout``, ``collections``, ...).
 
     Returns:
         :class:`ClassData`.
 
     Raises:
-        ConfigError: fewer than two files. TopologyError: final states of different sizes.
+        ConfigError: fewer than two classes; a label branch that is missing, not one
+            integer per event, or asked of an LHE file. TopologyError: final states of
+            different sizes.
     """
-    if len(paths) < 2:
+    if len(paths) < 2 and label_branch is None:
         raise ConfigError(
-            f"class_features needs at least two files (one per class); got {len(paths)}"
+            f"class_features needs at least two files (one per class); got {len(paths)}. "
+            "With one file, give the branch that holds each event's class (label_branch)."
         )
     momenta: list[np.ndarray] = []
     weights: list[np.ndarray] = []
     labels: list[np.ndarray] = []
-    tops: list[str] = []
-    for k, path in enumerate(paths):
-        events, _ = read_events(path, max_events=max_events)
+    tops: dict[int, list[str]] = {}  # final states of each class
+
+    def add(events: Any, label: int, where: str) -> None:
         fs = select_final_state(events, topology)
         if momenta and fs.n_particles != momenta[0].shape[1]:
+            first = next(iter(tops.values()))[0]
             raise TopologyError(
-                f"{path}: final state {topology_name(fs.pids)!r} has {fs.n_particles} particles "
-                f"but {paths[0]} has {momenta[0].shape[1]} ({tops[0]!r}); the classes must share "
-                "the number of final-state particles"
+                f"{where}: final state {topology_name(fs.pids)!r} has {fs.n_particles} "
+                f"particles but the first class has {momenta[0].shape[1]} ({first!r}); the "
+                "classes must share the number of final-state particles"
             )
         momenta.append(fs.momenta())
         weights.append(fs.weight)
-        labels.append(np.full(fs.n_events, k, dtype=np.int64))
-        tops.append(topology_name(fs.pids))
+        labels.append(np.full(fs.n_events, label, dtype=np.int64))
+        tops.setdefault(label, []).append(topology_name(fs.pids))
+
+    for k, path in enumerate(paths):
+        events, info = read_events(path, max_events=max_events, **(read_options or {}))
+        if label_branch is None:
+            add(events, k, str(path))
+            continue
+        raw = _label_values(path, info, label_branch, len(events))
+        for v in np.unique(raw).tolist():  # each class selects its own final state
+            add(events[raw == v], v, f"{path}, {label_branch} = {v}")
     p = np.concatenate(momenta)
     names = tuple(f"p{i + 1}" for i in range(p.shape[1]))
     fm = build(p, representation, particle_names=names, weight=np.concatenate(weights))
     const = constant_mask(fm.values.astype(np.float64))
     fm = replace(fm, constant=tuple(str(n) for n in np.asarray(fm.names)[const]))
-    return ClassData(fm, np.concatenate(labels), tuple(_stem(p_) for p_ in paths), tuple(tops))
+    values, y = np.unique(np.concatenate(labels), return_inverse=True)
+    topologies = tuple(", ".join(dict.fromkeys(tops[v])) for v in values.tolist())
+    if label_branch is None:
+        return ClassData(fm, y.astype(np.int64), tuple(_stem(p_) for p_ in paths), topologies)
+    if len(values) < 2:
+        raise ConfigError(
+            f"{label_branch!r} takes the single value {values[0]} in "
+            f"{', '.join(str(p_) for p_ in paths)}; at least two classes are needed"
+        )
+    class_names = tuple(f"{label_branch}={v}" for v in values.tolist())
+    return ClassData(fm, y.astype(np.int64), class_names, topologies)
+
+
+def _label_values(path: Any, info: Any, branch: str, n_events: int) -> np.ndarray:
+    """The per-event integer labels in ``branch`` of the tree ``info`` was read from."""
+    import uproot
+
+    if info.format != "root":
+        raise ConfigError(
+            f"{path}: a label branch ({branch!r}) is read from ROOT files only; give LHE files "
+            "one class per file (no label branch)"
+        )
+    with uproot.open(path) as f:
+        tree = f[info.tree]
+        keys = tree.keys()
+        if branch not in keys:
+            listing = ", ".join(sorted(keys)[:20])
+            raise ConfigError(
+                f"{path}: tree {info.tree!r} has no branch {branch!r}; branches: {listing}"
+            )
+        raw = tree[branch].array(entry_stop=n_events, library="np")
+    if raw.dtype == object or raw.ndim != 1 or raw.dtype.kind not in "iub":
+        raise ConfigError(
+            f"{path}: branch {branch!r} must hold one integer per event (a class label); it "
+            f"holds {raw.dtype} values of shape {raw.shape}"
+        )
+    return raw.astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -213,13 +213,15 @@ def render_invariant_report(summary: Mapping[str, Any]) -> str:
         "",
         "## Input",
         "",
-        "| class | file | final state | events |",
-        "|---|---|---|---|",
+        f"- files: {', '.join(f'`{p}`' for p in inp['paths'])}",
+        "",
+        "| class | final state | events |",
+        "|---|---|---|",
     ]
-    for name, path, top, n in zip(
-        classes, inp["paths"], inp["topologies"], inp["n_events_per_class"], strict=True
-    ):
-        lines.append(f"| {name} | `{path}` | `{top}` | {n} |")
+    for name, top, n in zip(classes, inp["topologies"], inp["n_events_per_class"], strict=True):
+        lines.append(f"| {name} | `{top}` | {n} |")
+    if inp.get("label_branch"):
+        lines += ["", f"The class of an event is the value of its branch `{inp['label_branch']}`."]
     lines += [
         "",
         f"- {inp['n_train']} training events ({inp['n_labelled']} with their label, fraction "
