@@ -171,8 +171,9 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
 
     out = tmp_path / "out"
     base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "4"]
-    assert main([*base, "--epochs", "3", "--mechanism", "azimuthal"]) == 0
-    assert "azimuthal block: circular correlation with phi(mu+)" in capsys.readouterr().out
+    mech = ["--mechanism", "azimuthal", "--mechanism-particle", "mu-"]
+    assert main([*base, "--epochs", "3", *mech]) == 0
+    assert "azimuthal block: circular correlation with phi(mu-)" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"]["type"] == "mechanism-vae"
     m = summary["mechanism"]
@@ -183,7 +184,10 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
         out / "report.md"
     ).read_text()
     assert isinstance(load_model(out / "model").model, MechanismVAE)
-    # refused: an unknown mechanism, a resume, a boost of e+e- events at fixed sqrt(s)
+    assert m["particle"] == "mu-"
+    # refused: an unknown mechanism or particle, a resume, a boost of e+e- at fixed sqrt(s)
+    assert main([*base, "--overwrite", *mech[:2], "--mechanism-particle", "e-"]) == 2
+    assert "'e-' is not in the final state ['mu+', 'mu-']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--mechanism", "rotate"])
     assert "invalid choice: 'rotate'" in capsys.readouterr().err

@@ -61,6 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             for flag, on in (
                 ("--transform", args.transform),
                 ("--mechanism", args.mechanism),
+                ("--mechanism-particle", args.mechanism_particle),
                 ("--resume", args.resume),
                 ("--dask", args.dask),
                 ("--kl-warmup", args.kl_warmup),
@@ -90,6 +91,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         kl_warmup_epochs=args.kl_warmup,
         transforms=args.transform or (),
         mechanisms=args.mechanism or (),
+        mechanism_particle=args.mechanism_particle,
         seed=args.seed,
         max_events=args.max_events,
         resume=args.resume,
@@ -319,6 +321,12 @@ def _parser() -> argparse.ArgumentParser:
         help="identify latents through a known transformation: azimuthal (a 2D block that "
         "turns with the azimuth), boost-z (a latent that shifts with the rapidity; pp); "
         "repeatable",
+    )
+    p.add_argument(
+        "--mechanism-particle",
+        metavar="NAME",
+        help="the particle whose azimuth is the truth for --mechanism azimuthal, e.g. mu- "
+        "(default: the first of the final state)",
     )
     p.add_argument(
         "--labelled-fraction",

@@ -185,6 +185,7 @@ def run_analysis(
     kl_warmup_epochs: int = 0,
     transforms: Sequence[str] = (),
     mechanisms: Sequence[str] = (),
+    mechanism_particle: str | None = None,
     seed: int = 0,
     max_events: int | None = None,
     resume: bool = False,
@@ -202,7 +203,8 @@ def run_analysis(
     :class:`~latentsym.models.MechanismVAE` instead of the plain VAE: its first latents
     turn with the azimuth (a 2D block) or shift with the rapidity of the system, the others
     stay invariant; ``summary["mechanism"]`` measures how well (see
-    :func:`latentsym.analysis.mechanism_check.mechanism_check`).
+    :func:`latentsym.analysis.mechanism_check.mechanism_check`), against the azimuth of
+    ``mechanism_particle`` (default: the first particle of the final state).
 
     ``dask`` (``"auto"`` or a scheduler address ``"tcp://host:port"``) reads the files,
     selects the final state and builds the features on a dask cluster
@@ -276,6 +278,11 @@ def run_analysis(
             fit_kwargs["beta"] = beta
         if epochs is not None:
             fit_kwargs["epochs"] = epochs
+        if mechanism_particle is not None and mechanism_particle not in inputs.fs.names:
+            raise ConfigError(
+                f"--mechanism-particle {mechanism_particle!r} is not in the final state "
+                f"{list(inputs.fs.names)}"
+            )
         if mechanisms:
             from latentsym.models.mechanism import fit_mechanism
 
@@ -293,7 +300,15 @@ def run_analysis(
             )
         if not info.is_main:  # the other ranks of a torchrun job only train
             return {"rank": info.rank, "world_size": info.world_size}
-        summary = _analyse(trained, inputs, out, paths, transforms=transforms, seed=seed)
+        summary = _analyse(
+            trained,
+            inputs,
+            out,
+            paths,
+            transforms=transforms,
+            mechanism_particle=mechanism_particle,
+            seed=seed,
+        )
         summary["model"].update(latent_dim=latent_dim, hidden=list(hidden), batch_size=batch_size)
         atomic_write_json(out / "summary.json", summary)
         atomic_write_text(out / "report.md", render_report(summary, _figure_paths()))
@@ -307,6 +322,7 @@ def _analyse(
     paths: Sequence[str | os.PathLike[str]],
     *,
     transforms: Sequence[str],
+    mechanism_particle: str | None,
     seed: int,
 ) -> dict[str, Any]:
     """Relevance, verdict, physics checks, figures and ``latents.root`` of a trained model."""
@@ -396,7 +412,9 @@ def _analyse(
     if trained.model.model_type == "mechanism-vae":
         from latentsym.analysis.mechanism_check import mechanism_check
 
-        summary["mechanism"] = mechanism_check(trained, features, seed=seed).to_dict()
+        particle = mechanism_particle if mechanism_particle is not None else 0
+        check = mechanism_check(trained, features, particle=particle, seed=seed)
+        summary["mechanism"] = check.to_dict()
     return summary
 
 
