@@ -291,7 +291,7 @@ def test_classes_from_a_label_branch(labelled_root):
     # the class is in the mass column: the tau pair's is 1.777 GeV
     m1 = data.features.values[:, list(data.features.names).index("m_p1")]
     np.testing.assert_allclose(m1[data.labels == 1], 1.77682, rtol=1e-3)
-    with pytest.raises(ConfigError, match="has no branch 'label'; branches: .*event_label"):
+    with pytest.raises(ConfigError, match=r"has no branch 'label'; branches: .*event_label"):
         class_features([path], label_branch="label")
     with pytest.raises(ConfigError, match="one integer per event"):
         class_features([path], label_branch="particle_px")

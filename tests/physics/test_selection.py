@@ -1,3 +1,4 @@
+import awkward as ak
 import numpy as np
 import pytest
 
@@ -68,3 +69,31 @@ def test_identical_particles_ordered_by_descending_energy():
 def test_absent_topology_lists_what_is_there():
     with pytest.raises(TopologyError, match=r"no event has the final state 'tau\+ tau-'.*mu\+ mu-: 2"):
         select_final_state(_events(), "tau+ tau-")
+
+
+def test_final_state_counts_equal_a_counter_over_events():
+    """The vectorised count against the plain one: a Counter of each event's sorted ids."""
+    from collections import Counter
+
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 6, size=5000)
+    n = int(counts.sum())
+
+    def jag(values):
+        return ak.unflatten(values, counts)
+
+    events = make_events(
+        px=jag(rng.normal(size=n)),
+        py=jag(rng.normal(size=n)),
+        pz=jag(rng.normal(size=n)),
+        E=jag(rng.normal(size=n) ** 2 + 5),
+        pid=jag(rng.choice([13, -13, 11, -11, 22, 0, 1000022], size=n)),
+        status=jag(rng.choice([1, 1, 1, 2, -1], size=n)),
+    )
+    kept = ak.to_list(events.particles.pid[events.particles.status == 1])
+    reference = Counter(tuple(sorted(row)) for row in kept)
+    got = final_state_counts(events)
+    assert dict(got) == dict(reference)
+    assert [c for _, c in got] == sorted(reference.values(), reverse=True)
+    assert () in dict(got)  # events without outgoing particles are counted too
+    assert final_state_counts(events[:0]) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import awkward as ak
@@ -95,10 +94,24 @@ def final_state_counts(events: ak.Array) -> list[tuple[tuple[int, ...], int]]:
     Returns:
         ``[(pids, count), ...]`` sorted by count, most common first.
     """
-    pid = _outgoing(events).pid
-    sorted_pid = ak.sort(pid, axis=1)
-    keys = [tuple(row) for row in ak.to_list(sorted_pid)]
-    return sorted(Counter(keys).items(), key=lambda kv: (-kv[1], kv[0]))
+    parts = events.particles
+    sorted_pid = ak.sort(parts.pid[parts.status == 1], axis=1)
+    sizes = ak.to_numpy(ak.num(sorted_pid, axis=1))
+    ids, codes = np.unique(ak.to_numpy(ak.flatten(sorted_pid)), return_inverse=True)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    counts: dict[tuple[int, ...], int] = {}
+    for n in np.unique(sizes).tolist():  # one vectorised count per multiplicity
+        rows = starts[sizes == n]
+        table = codes[rows[:, None] + np.arange(n)].astype(np.int64)
+        if len(ids) ** n < 2**62:  # each row as one integer in base len(ids)
+            packed = table @ (len(ids) ** np.arange(n, dtype=np.int64))
+            _, first, found = np.unique(packed, return_index=True, return_counts=True)
+            keys = table[first]
+        else:
+            keys, found = np.unique(table, axis=0, return_counts=True)
+        for key, c in zip(ids[keys].tolist(), found.tolist(), strict=True):
+            counts[tuple(key)] = c
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def choose_topology(
