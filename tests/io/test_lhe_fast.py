@@ -89,6 +89,26 @@ def test_chunks_across_block_boundaries(step: int, monkeypatch: pytest.MonkeyPat
     assert ak.array_equal(merged, full.events, dtype_exact=True)
 
 
+def test_block_ending_inside_a_closing_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block whose text ends inside ``</event>`` (e.g. at ``</event``) waits for the rest."""
+    path = TEST_DATA / "ee_mumu_3events.lhe"
+    text = path.read_bytes()
+    full = read_lhe(path, engine="pylhe")
+    tags = [i for i in range(len(text)) if text.startswith(b"</event>", i)]
+    # a plain file is read in blocks of _BLOCK_BYTES: the k-th block ends at k * size
+    sizes = {
+        (tag + j) // k
+        for tag in tags
+        for j in range(1, len(b"</event>"))
+        for k in (1, 2, 3, 4)
+        if (tag + j) % k == 0
+    }
+    for size in sorted(sizes):
+        monkeypatch.setattr(lhe_fast, "_BLOCK_BYTES", size)
+        got = read_lhe(path, engine="fast")
+        assert ak.array_equal(got.events, full.events, dtype_exact=True), size
+
+
 def _synthetic(path: Path, rows: list[str], tail: str = "</LesHouchesEvents>\n") -> Path:
     head = (TEST_DATA / "ee_mumu_3events.lhe").read_text().split("<event>")[0]
     path.write_text(head + "".join(rows) + tail)

@@ -90,12 +90,11 @@ def iterate_blocks(
             more = _read(fh, _BLOCK_BYTES)
             eof = not more
             buf += more
-            cut = buf.rfind(b"</event")
+            cut = _after_last_event(buf)
             if cut < 0:
                 if eof:
                     break
                 continue
-            cut = buf.index(b">", cut) + 1
             block, names = _parse(buf[:cut], names, rank)
             buf = buf[cut:]
             if limit is not None and n_done + len(block) > limit:
@@ -107,6 +106,21 @@ def iterate_blocks(
             tail = buf + _read(fh, -1)
             if b"<event" in tail or b"</LesHouchesEvents" not in tail:
                 raise Unsupported("the file ends inside an event or without its closing tag")
+
+
+def _after_last_event(buf: bytes) -> int:
+    """Position just after the last complete ``</event...>`` tag in ``buf``, or -1.
+
+    A block may end inside a closing tag (at ``</eve`` or ``</event``): that event is
+    left for the next block.
+    """
+    end = len(buf)
+    while (start := buf.rfind(b"</event", 0, end)) >= 0:
+        close = buf.find(b">", start)
+        if close >= 0:
+            return close + 1
+        end = start
+    return -1
 
 
 def _open(path: Path) -> IO[bytes]:
