@@ -76,8 +76,10 @@ def main() -> None:
                     paths.append(tmp / f"{Path(name).name.removesuffix(suffix)}_{i}{suffix}")
                     shutil.copyfile(_ROOT / "samples" / name, paths[-1])
                 warm, _ = _dask(paths[:1], client)
-                single = [_single(paths) for _ in range(args.repeat)]
-                dask = [_dask(paths, client) for _ in range(args.repeat)]
+                single, dask = [], []
+                for _ in range(args.repeat):  # interleaved: a change of load hits both
+                    single.append(_single(paths))
+                    dask.append(_dask(paths, client))
                 t_single, f_single = min(single, key=lambda r: r[0])
                 t_dask, f_dask = min(dask, key=lambda r: r[0])
                 n = f_single.n_events  # type: ignore[attr-defined]

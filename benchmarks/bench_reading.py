@@ -37,8 +37,10 @@ __all__ = ["main"]
 
 _ROOT = Path(__file__).resolve().parents[1]
 _SAMPLES = _ROOT / "samples"
+# Peak RSS from VmHWM (this process's own high-water mark): ru_maxrss is carried over
+# fork + exec on Linux, so a child would report the parent's peak when that is higher.
 _MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 from latentsym.io import iterate_events, read_events
 path, mode = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
@@ -49,7 +51,8 @@ if mode == "iterate":
 elif mode == "whole":
     n = len(read_events(path).events)
 seconds = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+with open("/proc/self/status") as fh:
+    rss = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"events": n, "seconds": seconds, "peak_rss_mb": rss}))
 """
 
