@@ -22,13 +22,22 @@ def toy_lhe(tmp_path_factory):
     ev = make_events(
         px=np.concatenate([beam, px], axis=1).tolist(),
         py=np.concatenate([beam, py], axis=1).tolist(),
-        pz=np.concatenate([np.column_stack([45.6 * np.ones(len(e)), -45.6 * np.ones(len(e))]), pz], axis=1).tolist(),
+        pz=np.concatenate(
+            [np.column_stack([45.6 * np.ones(len(e)), -45.6 * np.ones(len(e))]), pz], axis=1
+        ).tolist(),
         E=np.concatenate([45.6 * np.ones((len(e), 2)), e], axis=1).tolist(),
         pid=[[-11, 11, -13, 13]] * len(e),
         status=[[-1, -1, 1, 1]] * len(e),
     )
     path = tmp_path_factory.mktemp("toy") / "toy_ee.lhe.gz"
-    info = RunInfo(path="", format="lhe.gz", n_events=len(e), beams=(-11, 11), beam_energies=(45.6, 45.6), sqrt_s=91.2)
+    info = RunInfo(
+        path="",
+        format="lhe.gz",
+        n_events=len(e),
+        beams=(-11, 11),
+        beam_energies=(45.6, 45.6),
+        sqrt_s=91.2,
+    )
     write_lhe(ev, path, info)
     return path
 
@@ -36,7 +45,16 @@ def toy_lhe(tmp_path_factory):
 def test_inspect_json(toy_lhe, capsys):
     assert main(["inspect", str(toy_lhe), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    for key in ("path", "format", "n_events", "beams", "sqrt_s", "cross_section_pb", "weights", "final_states"):
+    for key in (
+        "path",
+        "format",
+        "n_events",
+        "beams",
+        "sqrt_s",
+        "cross_section_pb",
+        "weights",
+        "final_states",
+    ):
         assert key in d
     assert d["n_events"] == 2000
     assert d["format"] == "lhe.gz"
@@ -62,7 +80,10 @@ def test_inspect_text(toy_lhe, capsys):
     [
         (lambda p: p / "missing.lhe", "no such file"),
         (lambda p: p, "is a directory"),
-        (lambda p: (p / "notes.txt").write_text("hello") and p / "notes.txt", "not an LHE or ROOT file"),
+        (
+            lambda p: (p / "notes.txt").write_text("hello") and p / "notes.txt",
+            "not an LHE or ROOT file",
+        ),
     ],
 )
 def test_bad_input_one_line_no_traceback(tmp_path, capsys, make, message):
@@ -93,7 +114,13 @@ def test_run_writes_everything_and_refuses_to_clobber(toy_lhe, tmp_path, capsys)
     assert set(summary["verdict"]) == {"consistent", "text"}
     assert set(summary["checks"]) == {"constraints", "tangency", "azimuthal"}
     assert summary["checks"]["azimuthal"]["transform"].startswith("rotate_z")
-    for name in ("report.md", "relevance.png", "training.png", "latent_pairs.png", "correlations.png"):
+    for name in (
+        "report.md",
+        "relevance.png",
+        "training.png",
+        "latent_pairs.png",
+        "correlations.png",
+    ):
         assert (out / name).stat().st_size > 0
     tree = uproot.open(out / "latents.root")["latents"]
     assert tree.num_entries == 2000
@@ -142,13 +169,17 @@ def test_compare_input_with_generated(toy_lhe, tmp_path, capsys):
     run_out = tmp_path / "run"
     assert main(["run", str(toy_lhe), "--out", str(run_out), "--epochs", "3", "--quiet"]) == 0
     out = tmp_path / "cmp"
-    assert main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 0
+    assert (
+        main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 0
+    )
     d = json.loads((out / "comparison.json").read_text())
     generated = d["exclusive"]["comparisons"]["generated"]
     assert {"cos_theta_star", "phi_star", "pt_mu+"} <= set(generated)
     assert all(r["w1"] >= 0 for r in generated.values())
     assert "chi2/ndf" in capsys.readouterr().out
-    assert main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 2
+    assert (
+        main(["compare", str(toy_lhe), "--model", str(run_out / "model"), "--out", str(out)]) == 2
+    )
 
 
 def test_run_with_suspected_symmetries(toy_lhe, tmp_path, capsys):
@@ -160,7 +191,9 @@ def test_run_with_suspected_symmetries(toy_lhe, tmp_path, capsys):
     assert not (out / "model").exists()
     assert main([*base, "--transform", "shear"]) == 2
     assert "unknown transformation 'shear'; allowed: rotate-z" in capsys.readouterr().err
-    assert main([*base, "--overwrite", "--transform", "boost-z:0.5", "--transform", "rotate-z:1"]) == 0
+    assert (
+        main([*base, "--overwrite", "--transform", "boost-z:0.5", "--transform", "rotate-z:1"]) == 0
+    )
     tr = json.loads((out / "summary.json").read_text())["checks"]["transformations"]
     assert [t["transform"] for t in tr] == ["boost_z(0.5)", "rotate_z(1.0)"]
     assert "Transformation `boost_z(0.5)`" in (out / "report.md").read_text()
@@ -180,9 +213,10 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
     assert m["mechanisms"] == ["azimuthal"]
     assert m["azimuthal_dims"] == [0, 1]
     assert -1 <= m["circular_correlation"] <= 1
-    assert "## Latents identified through known mechanisms (azimuthal)" in (
-        out / "report.md"
-    ).read_text()
+    assert (
+        "## Latents identified through known mechanisms (azimuthal)"
+        in (out / "report.md").read_text()
+    )
     assert isinstance(load_model(out / "model").model, MechanismVAE)
     assert m["particle"] == "mu-"
     # refused: an unknown mechanism or particle, a resume, a boost of e+e- at fixed sqrt(s)

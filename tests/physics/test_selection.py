@@ -13,7 +13,12 @@ def _events():
     # event 2: e+ e- -> e+ e- ; event 3: mu+ mu- gamma
     pid = [[-11, 11, 23, 13, -13], [-11, 11, -13, 13], [-11, 11, -11, 11], [-11, 11, 13, -13, 22]]
     status = [[-1, -1, 2, 1, 1], [-1, -1, 1, 1], [-1, -1, 1, 1], [-1, -1, 1, 1, 1]]
-    energy = [[45.0, 45.0, 90.0, 40.0, 50.0], [45, 45, 30, 60], [45, 45, 45, 45], [45, 45, 40, 40, 10]]
+    energy = [
+        [45.0, 45.0, 90.0, 40.0, 50.0],
+        [45, 45, 30, 60],
+        [45, 45, 45, 45],
+        [45, 45, 40, 40, 10],
+    ]
     zeros = [[0.0] * len(r) for r in pid]
     return make_events(
         px=zeros, py=zeros, pz=zeros, E=energy, pid=pid, status=status, weight=[1.0, 2.0, -1.0, 1.0]
@@ -44,7 +49,8 @@ def test_select_default_topology_order_and_report():
     fs = select_final_state(_events())
     assert fs.pids == (-13, 13)
     assert fs.names == ("mu+", "mu-")
-    assert fs.n_events == 2 and fs.n_input == 4
+    assert fs.n_events == 2
+    assert fs.n_input == 4
     np.testing.assert_array_equal(fs.event_index, [0, 1])
     np.testing.assert_array_equal(fs.weight, [1.0, 2.0])
     # mu+ first in every event whatever the file order
@@ -59,15 +65,20 @@ def test_identical_particles_ordered_by_descending_energy():
     fs = select_final_state(_events(), "e+ e-")
     assert fs.names == ("e+", "e-")
     ev = make_events(
-        px=[[0.0, 0.0, 0.0]], py=[[0.0, 0.0, 0.0]], pz=[[0.0, 0.0, 0.0]],
-        E=[[10.0, 30.0, 20.0]], pid=[[22, 22, 22]],
+        px=[[0.0, 0.0, 0.0]],
+        py=[[0.0, 0.0, 0.0]],
+        pz=[[0.0, 0.0, 0.0]],
+        E=[[10.0, 30.0, 20.0]],
+        pid=[[22, 22, 22]],
     )
     fs = select_final_state(ev)
     np.testing.assert_array_equal(fs.momenta()[0, :, 0], [30.0, 20.0, 10.0])
 
 
 def test_absent_topology_lists_what_is_there():
-    with pytest.raises(TopologyError, match=r"no event has the final state 'tau\+ tau-'.*mu\+ mu-: 2"):
+    with pytest.raises(
+        TopologyError, match=r"no event has the final state 'tau\+ tau-'.*mu\+ mu-: 2"
+    ):
         select_final_state(_events(), "tau+ tau-")
 
 
