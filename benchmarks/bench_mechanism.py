@@ -1,4 +1,4 @@
-"""Latents identified through known mechanisms: the numbers of issue 5, part 2.
+"""Latents identified through known mechanisms: the mechanism VAE against the plain VAE.
 
 Usage::
 
