@@ -1,4 +1,4 @@
-"""Invariant/equivariant VAE on e+e- -> mu mu, tau tau, b b~ at 91.2 GeV: class information and invariance per latent block.
+"""Invariant/equivariant VAE on e+e- -> mu mu, tau tau, b b~ at 91.2 GeV, block by block.
 
 For each labelled fraction (default 1, 0.1, 0.01) an
 :class:`~latentsym.models.invariant.InvariantEquivariantVAE` is trained on 80% of the
