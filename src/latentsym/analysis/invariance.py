@@ -308,12 +308,10 @@ def rotate_momenta(momenta: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.n
     Returns:
         ``(rotated [N, n, 4], angles [N])``.
     """
+    from latentsym.models.mechanism import act
+
     angle = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, len(momenta))
-    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
-    out = np.array(momenta, dtype=np.float64, copy=True)
-    out[..., 1] = c * momenta[..., 1] - s * momenta[..., 2]
-    out[..., 2] = s * momenta[..., 1] + c * momenta[..., 2]
-    return out, angle
+    return act(np.asarray(momenta, dtype=np.float64), angle=angle).numpy(), angle
 
 
 def rotation_invariance(

@@ -65,7 +65,7 @@ from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError, SchemaError
 from latentsym.features.build import FeatureMatrix, build
 from latentsym.models.checkpoint import TrainedModel
-from latentsym.models.mechanism import MechanismVAEConfig, act
+from latentsym.models.mechanism import MechanismVAEConfig, act, system_rapidity
 
 __all__ = [
     "BestPlane",
@@ -113,12 +113,6 @@ def block_angle(mu: np.ndarray, dims: Sequence[int] = (0, 1)) -> np.ndarray:
 def true_azimuth(momenta: np.ndarray, particle: int) -> np.ndarray:
     """``[N]`` lab azimuth ``atan2(py, px)`` of one particle of ``[N, n, 4]`` momenta."""
     return np.arctan2(momenta[:, particle, 2], momenta[:, particle, 1])
-
-
-def system_rapidity(momenta: np.ndarray) -> np.ndarray:
-    """``[N]`` rapidity ``0.5 log((E + pz) / (E - pz))`` of the sum of all particles."""
-    tot = np.asarray(momenta, dtype=np.float64).sum(axis=1)
-    return np.asarray(0.5 * np.log((tot[:, 0] + tot[:, 3]) / (tot[:, 0] - tot[:, 3])))
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ __all__ = [
     "act",
     "fit_mechanism",
     "mechanism_loss",
+    "system_rapidity",
 ]
 
 MECHANISMS = ("azimuthal", "boost-z")
@@ -426,14 +427,15 @@ def fit_mechanism(
         return _MechanismRun(features, model_cfg, cfg, dev, progress).train()
 
 
-def _system_rapidity(momenta: np.ndarray) -> np.ndarray:
-    tot = momenta.sum(axis=1)
+def system_rapidity(momenta: np.ndarray) -> np.ndarray:
+    """``[N]`` rapidity ``0.5 log((E + pz) / (E - pz))`` of the sum of all particles."""
+    tot = np.asarray(momenta, dtype=np.float64).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(0.5 * np.log((tot[:, 0] + tot[:, 3]) / (tot[:, 0] - tot[:, 3])))
 
 
 def _check_boostable(features: FeatureMatrix) -> None:
-    y = _system_rapidity(features.momenta)
+    y = system_rapidity(features.momenta)
     if not np.all(np.isfinite(y)) or float(np.std(y)) < 1e-6:
         raise ConfigError(
             f"boost-z: the system rapidity of these events does not vary (std "
