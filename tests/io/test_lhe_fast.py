@@ -39,9 +39,10 @@ def _same(a: EventFile, b: EventFile, same_file: bool = True) -> None:
     assert ia == ib
 
 
-@pytest.mark.parametrize("path", [external(n) for n in EXTERNAL_LHE] + SAMPLES,
-                         ids=lambda p: Path(p).name)  # fmt: skip
+@pytest.mark.parametrize("path", EXTERNAL_LHE + SAMPLES, ids=lambda p: Path(p).name)
 def test_fast_equals_pylhe_route(path: str) -> None:
+    if path in EXTERNAL_LHE:  # a name in ../shared/data/external: skipped when absent
+        path = str(external(path))
     fast = read_lhe(path)
     _same(fast, read_lhe(path, engine="pylhe"))
     covered = Path(path).name not in NOT_COVERED
