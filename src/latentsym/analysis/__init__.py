@@ -16,7 +16,16 @@ from latentsym.analysis.compare import (
     generated_final_state_p4,
     inclusive_observables,
 )
-from latentsym.analysis.intrinsic import DimensionEstimate, mle_levina_bickel, pca_dim, twonn
+from latentsym.analysis.intrinsic import (
+    DimensionEstimate,
+    ScalePoint,
+    gride,
+    id_at_scale,
+    id_scale_curve,
+    mle_levina_bickel,
+    pca_dim,
+    twonn,
+)
 from latentsym.analysis.naming import Naming, distance_correlation, latent_correlations
 from latentsym.analysis.relevance import DirectionRelevance, Relevance, relevance
 from latentsym.analysis.scan import (
@@ -56,6 +65,7 @@ __all__ = [
     "ObservableComparison",
     "Plateau",
     "Relevance",
+    "ScalePoint",
     "ScanPoint",
     "ScanResult",
     "SymmetryCheck",
@@ -72,6 +82,9 @@ __all__ = [
     "find_plateau",
     "format_table",
     "generated_final_state_p4",
+    "gride",
+    "id_at_scale",
+    "id_scale_curve",
     "inclusive_observables",
     "latent_correlations",
     "mle_levina_bickel",
