@@ -326,7 +326,7 @@ def _analyse(
     seed: int,
 ) -> dict[str, Any]:
     """Relevance, verdict, physics checks, figures and ``latents.root`` of a trained model."""
-    from latentsym.analysis.intrinsic import twonn
+    from latentsym.analysis.intrinsic import latent_dimension
     from latentsym.analysis.relevance import relevance
     from latentsym.analysis.verdict import verdict
     from latentsym.physics.constraints import dimension_ledger
@@ -338,7 +338,8 @@ def _analyse(
     mu, sigma = trained.encode(features.values)
     rel = relevance(mu, sigma=sigma)
     relevant_dims = rel.relevant_dims
-    latent_id = float(twonn(mu[:, relevant_dims])) if len(relevant_dims) >= 1 else 0.0
+    ld = latent_dimension(mu, sigma, relevant_dims, seed=seed) if relevant_dims else None
+    latent_id = ld.value if ld else 0.0
     v = verdict(
         rel.n_relevant,
         ledger.manifold_dim,
@@ -392,6 +393,7 @@ def _analyse(
         "relevant_dims": relevant_dims,
         "expected": ledger.to_dict(),
         "latent_manifold_dim": latent_id,
+        "latent_dimension": ld.to_dict() if ld else None,
         "latent_names": {
             b["latent"]: [b["observable"], b["dcor"]] for b in naming.to_dict()["best"]
         },

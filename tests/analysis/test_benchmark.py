@@ -43,7 +43,9 @@ def test_row_to_dict_and_table(rows) -> None:
     assert d["dataset"] == "circle"
     assert d["pca"] == 2
     table = format_table(list(rows.values())).splitlines()
-    assert table[0] == "| data set | d | r | VAE k | latent ID | PCA | TwoNN | MLE | verdict |"
+    assert table[0] == (
+        "| data set | d | r | VAE k | latent ID (NN) | PCA | TwoNN | MLE | verdict |"
+    )
     assert table[2].startswith("| circle | 1 | 2 | ")
     assert table[2].endswith(
         "| 2 | " + f"{rows['circle'].twonn:.2f} | {rows['circle'].mle:.2f} | consistent |"
@@ -72,7 +74,7 @@ def test_table_marks_approximate_dimension_and_missing_values() -> None:
         1.0,
     )
     assert format_table([row]).splitlines()[-1] == (
-        "| pp_mumu | 4 (3) | 6 | 0 | - | 6 | 3.30 | 3.20 | inconsistent |"
+        "| pp_mumu | 4 (3) | 6 | 0 | - (-) | 6 | 3.30 | 3.20 | inconsistent |"
     )
     assert row.to_dict()["latent_id"] is None
 
@@ -94,8 +96,11 @@ def test_collider_ledger_from_bundled_sample() -> None:
 
 _KNOWN_DISCREPANCIES = {
     "pp_mumu": "narrow Z peak: the latent ID comes out near d_approx = 3, not d = 4",
-    "circle_noise": "noise 0.02 is resolved at nearest-neighbour scale: every ID reads 2",
 }
+# pp with noise passes for a reason that is not the physics: the noise (3 % of each
+# feature's spread, 13 GeV on the muon energies) raises every dimension estimate of the
+# narrow-Z sample by about 0.3; test_noise_raises_pp_dimension checks that instead.
+_NOT_A_VERDICT = {"pp_mumu_noise"}
 
 
 @pytest.mark.parametrize(
@@ -105,6 +110,7 @@ _KNOWN_DISCREPANCIES = {
         if n in _KNOWN_DISCREPANCIES
         else n
         for n in DATASETS
+        if n not in _NOT_A_VERDICT
     ],
 )
 def test_quick_verdict(rows, name: str) -> None:
@@ -124,3 +130,22 @@ def test_pp_ledger(rows) -> None:
     row = rows["pp_mumu"]
     assert (row.d, row.d_approx, row.r) == (4, 3, 6)
     assert abs(row.latent_id - row.d_approx) <= 0.5
+
+
+def test_noise_raises_pp_dimension(rows) -> None:
+    clean, noisy = rows["pp_mumu"], rows["pp_mumu_noise"]
+    assert (noisy.d, noisy.d_approx, noisy.r) == (clean.d, clean.d_approx, clean.r)
+    assert noisy.latent_id > clean.latent_id
+    assert noisy.mle > clean.mle
+
+
+def test_resolution_reads_through_noise(rows) -> None:
+    """On the noisy circle the noise is resolved at the nearest neighbours (every estimate
+    there reads about 2); at the posterior width the latent dimension is the circle's."""
+    row = rows["circle_noise"]
+    assert row.latent_id_nearest > 1.5
+    assert row.twonn > 1.5
+    assert abs(row.latent_id - 1.0) <= 0.2
+    assert row.latent_id_scale > 0
+    clean = rows["circle"]
+    assert abs(clean.latent_id - clean.latent_id_nearest) < 0.1  # no noise: they agree

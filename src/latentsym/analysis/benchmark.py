@@ -13,10 +13,16 @@ an independent route:
   is trained on :func:`latentsym.features.build`'s FeatureMatrix. e+e- and pp use the
   bundled samples when ``samples_dir`` holds them, the seeded toys otherwise.
 
-Per data set: the VAE's relevant count k and the TwoNN dimension of its encoded means
-along the relevant directions (:func:`latentsym.analysis.scan.read_latents`), the
-baselines on the standardised features (constant columns dropped; PCA components for 99 %
-of the variance, TwoNN, Levina-Bickel MLE with k = 20, on a seeded subsample of at most
+Every data set also comes with noise (``<name>_noise``): Gaussian noise of
+``NOISE_LEVEL`` (3 %) of each feature's standard deviation is added to every feature, and
+d and r are those of the noise-free data.
+
+Per data set: the VAE's relevant count k and the intrinsic dimension of its encoded means
+along the relevant directions, read at the model's resolution (the posterior width,
+:func:`latentsym.analysis.intrinsic.latent_dimension`; TwoNN at the nearest neighbours is
+kept beside it), from :func:`latentsym.analysis.scan.read_latents`; the baselines on the
+standardised features (constant columns dropped; PCA components for 99 % of the
+variance, TwoNN, Levina-Bickel MLE with k = 20, on a seeded subsample of at most
 ``baseline_points`` events) and the :func:`latentsym.analysis.verdict.verdict`.
 """
 
@@ -26,7 +32,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +45,10 @@ from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
 from latentsym.features.scaler import constant_mask
 
-__all__ = ["DATASETS", "BenchmarkRow", "format_table", "run_benchmark"]
+__all__ = ["DATASETS", "NOISE_LEVEL", "BenchmarkRow", "format_table", "run_benchmark"]
+
+NOISE_LEVEL = 0.03
+"""Noise of the ``_noise`` data sets, as a fraction of each feature's standard deviation."""
 
 _SAMPLES = {"ee_mumu": "ee_mumu_91GeV.lhe.gz", "pp_mumu": "pp_mumu_13TeV.lhe.gz"}
 
@@ -68,10 +77,13 @@ class BenchmarkRow:
         r: linear rank of the features.
         k: relevant latent directions of the VAE.
         relevance: sorted relevance spectrum.
-        latent_id: TwoNN dimension of the encoded means along the relevant directions.
+        latent_id: intrinsic dimension of the encoded means along the relevant directions,
+            at the model's resolution (the verdict uses it).
         pca, twonn, mle: baselines on the standardised features.
         consistent: the verdict; verdict_text: its sentence.
         train_s: training time in seconds.
+        latent_id_nearest: TwoNN of the encoded means at the nearest-neighbour scale.
+        latent_id_scale: the resolution (median posterior width) latent_id was read at.
     """
 
     dataset: str
@@ -92,12 +104,14 @@ class BenchmarkRow:
     consistent: bool
     verdict_text: str
     train_s: float
+    latent_id_nearest: float = math.nan
+    latent_id_scale: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN as None)."""
         out = asdict(self)
         out["relevance"] = list(self.relevance)
-        for key in ("latent_id", "twonn", "mle"):
+        for key in ("latent_id", "twonn", "mle", "latent_id_nearest", "latent_id_scale"):
             if not math.isfinite(out[key]):
                 out[key] = None
         return out
@@ -141,20 +155,36 @@ def _collider(
     return prepare
 
 
+def _noisy(prepare: Callable[..., _Prepared]) -> Callable[..., _Prepared]:
+    """The same data set with Gaussian noise of NOISE_LEVEL x each feature's std added
+    (seeded); d, d_approx and r stay those of the noise-free data."""
+
+    def noisy(n: int, seed: int, samples_dir: Path | None) -> _Prepared:
+        prep = prepare(n, seed, samples_dir)
+        clean = prep.features.values if isinstance(prep.features, FeatureMatrix) else prep.features
+        x = np.asarray(clean, dtype=np.float64)
+        rng = np.random.default_rng([seed, 7919])
+        x = x + rng.normal(size=x.shape) * (NOISE_LEVEL * x.std(axis=0))
+        if isinstance(prep.features, FeatureMatrix):
+            feats: FeatureMatrix | np.ndarray = replace(
+                prep.features, values=x.astype(prep.features.values.dtype)
+            )
+        else:
+            feats = x
+        return replace(prep, features=feats, source=f"{prep.source}, noise {NOISE_LEVEL:g} std")
+
+    return noisy
+
+
 def _registry() -> dict[str, tuple[str, bool, Callable[..., _Prepared]]]:
     from latentsym import toys
 
     mumu = toys.MUON_PAIR
-    return {
+    clean = {
         "circle": (
             "O(2) circle in R^2",
             True,
             _geometric(lambda n, s: toys.circle(n, seed=s), 1, 2),
-        ),
-        "circle_noise": (
-            "circle with Gaussian noise 0.02",
-            True,
-            _geometric(lambda n, s: toys.circle(n, noise=0.02, seed=s), 1, 2),
         ),
         "annulus": ("circle with radius U(0.5, 1.5)", False, _geometric(_annulus, 2, 2)),
         "sphere": ("2-sphere in R^3", True, _geometric(lambda n, s: toys.sphere(n, seed=s), 2, 3)),
@@ -184,19 +214,19 @@ def _registry() -> dict[str, tuple[str, bool, Callable[..., _Prepared]]]:
             _collider("flat3", lambda n, s: toys.flat_phase_space(n, 3, seed=s), ("g", "g", "g")),
         ),
     }
+    out = {}
+    for name, (description, curved, prepare) in clean.items():
+        out[name] = (description, curved, prepare)
+        out[f"{name}_noise"] = (
+            f"{description}, noise {NOISE_LEVEL:g} std",
+            curved,
+            _noisy(prepare),
+        )
+    return out
 
 
-DATASETS: tuple[str, ...] = (
-    "circle",
-    "circle_noise",
-    "annulus",
-    "sphere",
-    "torus",
-    "oscillators",
-    "ee_mumu",
-    "pp_mumu",
-    "flat3",
-)
+_CLEAN = ("circle", "annulus", "sphere", "torus", "oscillators", "ee_mumu", "pp_mumu", "flat3")
+DATASETS: tuple[str, ...] = tuple(name for clean in _CLEAN for name in (clean, f"{clean}_noise"))
 """Names accepted by :func:`run_benchmark`, in table order."""
 
 
@@ -308,6 +338,8 @@ def run_benchmark(
             consistent=v.consistent,
             verdict_text=v.text,
             train_s=train_s,
+            latent_id_nearest=reading.latent_id_nearest,
+            latent_id_scale=reading.latent_id_scale,
         )
         if progress:
             print(format_table([row]).splitlines()[-1], flush=True)
@@ -320,23 +352,25 @@ def _num(value: float) -> str:
 
 
 def format_table(rows: Sequence[BenchmarkRow]) -> str:
-    """Markdown table: data set, d, r, VAE k, latent ID, PCA, TwoNN, MLE, verdict.
+    """Markdown table: data set, d, r, VAE k, latent ID (at the model's resolution and, in
+    brackets, at the nearest neighbours), PCA, TwoNN, MLE, verdict.
 
     ``d`` reads ``4 (3)`` when approximate constraints lower it to ``d_approx = 3``.
 
     Example:
         >>> print(format_table([]))
-        | data set | d | r | VAE k | latent ID | PCA | TwoNN | MLE | verdict |
+        | data set | d | r | VAE k | latent ID (NN) | PCA | TwoNN | MLE | verdict |
         |---|---|---|---|---|---|---|---|---|
     """
     lines = [
-        "| data set | d | r | VAE k | latent ID | PCA | TwoNN | MLE | verdict |",
+        "| data set | d | r | VAE k | latent ID (NN) | PCA | TwoNN | MLE | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         d = str(row.d) if row.d_approx == row.d else f"{row.d} ({row.d_approx})"
         lines.append(
-            f"| {row.dataset} | {d} | {row.r} | {row.k} | {_num(row.latent_id)} | {row.pca} "
+            f"| {row.dataset} | {d} | {row.r} | {row.k} | {_num(row.latent_id)} "
+            f"({_num(row.latent_id_nearest)}) | {row.pca} "
             f"| {_num(row.twonn)} | {_num(row.mle)} | "
             f"{'consistent' if row.consistent else 'inconsistent'} |"
         )

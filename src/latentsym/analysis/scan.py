@@ -4,8 +4,8 @@ The relevant count ``k`` of a VAE depends on beta: too small a beta opens direct
 noise, too large a beta closes directions the data needs. A trustworthy answer is one
 that stays put over a range of beta and over seeds. :func:`beta_scan` trains one model per
 ``(beta, seed)`` (in memory, no checkpoints) and records ``k``, the sorted relevance
-spectrum and the intrinsic dimension (TwoNN) of the encoded means along the relevant
-directions; :func:`find_plateau` names the stable beta range.
+spectrum and the intrinsic dimension of the encoded means along the relevant directions
+(at the model's resolution); :func:`find_plateau` names the stable beta range.
 
 Plateau rule (documented convention):
 
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from latentsym.analysis.intrinsic import twonn
+from latentsym.analysis.intrinsic import latent_dimension
 from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
@@ -57,8 +57,9 @@ class LatentReading:
         k: number of relevant latent directions.
         relevance: ``[L]`` relevance ``R_i``, sorted in decreasing order.
         relevant_dims: indices of the relevant directions (model order).
-        latent_id: TwoNN intrinsic dimension of the encoded means along the relevant
-            directions (NaN when ``k = 0``).
+        latent_id: intrinsic dimension of the encoded means along the relevant
+            directions at the model's resolution
+            (:func:`latentsym.analysis.intrinsic.latent_dimension`; NaN when ``k = 0``).
         epochs_run: epochs the training ran (early stopping may end it sooner).
     """
 
@@ -67,6 +68,10 @@ class LatentReading:
     relevant_dims: tuple[int, ...]
     latent_id: float
     epochs_run: int
+    latent_id_nearest: float = float("nan")
+    """TwoNN at the nearest-neighbour scale (NaN when ``k = 0``)."""
+    latent_id_scale: float = float("nan")
+    """The resolution ``latent_id`` was read at (median posterior width)."""
 
 
 def read_latents(
@@ -84,10 +89,10 @@ def read_latents(
     Args:
         features: a FeatureMatrix or raw ``[N, F]`` features.
         beta: KL weight.
-        seed: training seed (also seeds the TwoNN subsample).
+        seed: training seed (also seeds the subsample of the dimension estimate).
         latent_dim: number of latent directions L.
         threshold: relevance threshold of a relevant direction.
-        id_points: TwoNN uses at most this many encoded events (a seeded subsample).
+        id_points: the dimension estimate uses at most this many encoded events.
         **fit_kwargs: passed on to :func:`latentsym.models.fit` (epochs, hidden, ...).
 
     Returns:
@@ -106,15 +111,22 @@ def read_latents(
     mu, sigma = trained.encode(np.asarray(values, dtype=np.float32))
     rel = relevance(mu, sigma=sigma, threshold=threshold)
     dims = list(rel.relevant_dims)
-    latent_id = float("nan")
-    if dims:
-        rng = np.random.default_rng(seed)
-        take = rng.permutation(len(mu))[:id_points]
-        latent_id = float(twonn(mu[take][:, dims]))
+    nan = float("nan")
+    ld = latent_dimension(mu, sigma, dims, max_points=id_points, seed=seed) if dims else None
     spectrum = sorted((float(d.R) for d in rel.directions), reverse=True)
     return LatentReading(
-        rel.n_relevant, tuple(spectrum), tuple(dims), latent_id, trained.epochs_run
+        rel.n_relevant,
+        tuple(spectrum),
+        tuple(dims),
+        ld.value if ld else nan,
+        trained.epochs_run,
+        ld.nearest if ld else nan,
+        ld.scale if ld else nan,
     )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,9 @@ class ScanPoint:
             "k": r.k,
             "relevance": list(r.relevance),
             "relevant_dims": list(r.relevant_dims),
-            "latent_id": r.latent_id if math.isfinite(r.latent_id) else None,
+            "latent_id": _finite_or_none(r.latent_id),
+            "latent_id_nearest": _finite_or_none(r.latent_id_nearest),
+            "latent_id_scale": _finite_or_none(r.latent_id_scale),
             "epochs_run": r.epochs_run,
         }
 
