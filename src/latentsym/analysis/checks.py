@@ -5,8 +5,10 @@ Two measurements, neither needing a person to look at a plot:
 - :func:`constraint_residuals`: for every constraint of the
   :class:`~latentsym.physics.constraints.Ledger`, the spread of its value over (a) events
   decoded from prior samples (the relevant latent directions drawn from N(0, 1), the others
-  at 0), (b) the decoded encoded data ``decode(mu(x))``, (c) the data itself, and (d) a
-  *null*: the data with every feature shuffled independently across events, which breaks
+  at 0), (b) the decoded encoded data ``decode(mu(x))``, (b') events decoded from the
+  aggregate posterior (for random data events, the relevant directions drawn from the
+  posterior ``N(mu(x), sigma(x)^2)``, the others at 0: the latent points the decoder was
+  trained on), (c) the data itself, and (d) a *null*: the data with every feature shuffled independently across events, which breaks
   every relation among features. The ratio decoded / null is near 0 when the model learned
   the relation and near 1 when it did not.
 - :func:`decoder_tangency`: the fraction of the decoder Jacobian (physical units, with
@@ -73,6 +75,8 @@ class ConstraintResidual:
         ratio_prior: ``prior / null``; None when the null spread is ~0.
         ratio_encoded: ``encoded / null``; None when the null spread is ~0.
         null_trivial: the shuffle preserves the constraint (carried by constant features).
+        posterior: spread on events decoded from aggregate-posterior samples.
+        ratio_posterior: ``posterior / null``; None when the null spread is ~0.
     """
 
     name: str
@@ -86,6 +90,8 @@ class ConstraintResidual:
     ratio_prior: float | None
     ratio_encoded: float | None
     null_trivial: bool
+    posterior: float = math.nan
+    ratio_posterior: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,8 @@ class ConstraintCheck:
             (and ratios) without having learned anything: read the ratios only when this
             is near 1.
         coverage_encoded: the same for the decoded encoded data.
-        seed: seed of the prior draw, the event subsample and the shuffle.
+        seed: seed of the prior and posterior draws, the event subsample and the shuffle.
+        coverage_posterior: the same for the aggregate-posterior samples.
     """
 
     residuals: tuple[ConstraintResidual, ...]
@@ -112,6 +119,7 @@ class ConstraintCheck:
     coverage_prior: float
     coverage_encoded: float
     seed: int
+    coverage_posterior: float = math.nan
 
     def get(self, name: str) -> ConstraintResidual:
         """The residual of one constraint by name."""
@@ -123,12 +131,13 @@ class ConstraintCheck:
         )
 
     def max_ratio(self, kind: str = "exact", which: str = "prior") -> float | None:
-        """Largest defined ratio (``which``: ``"prior"`` or ``"encoded"``) over one kind.
+        """Largest defined ratio (``which``: ``"prior"``, ``"posterior"`` or ``"encoded"``)
+        over one kind.
 
         None when no constraint of that kind has a defined ratio.
         """
-        if which not in ("prior", "encoded"):
-            raise ConfigError(f"which must be 'prior' or 'encoded', got {which!r}")
+        if which not in ("prior", "posterior", "encoded"):
+            raise ConfigError(f"which must be 'prior', 'posterior' or 'encoded', got {which!r}")
         vals = [
             getattr(r, f"ratio_{which}")
             for r in self.residuals
@@ -140,6 +149,7 @@ class ConstraintCheck:
         """JSON-safe dictionary (non-finite numbers become ``None``)."""
         out = asdict(self)
         out["max_ratio_exact_prior"] = self.max_ratio("exact", "prior")
+        out["max_ratio_exact_posterior"] = self.max_ratio("exact", "posterior")
         out["max_ratio_exact_encoded"] = self.max_ratio("exact", "encoded")
         return json_safe(out)
 
@@ -264,9 +274,9 @@ def constraint_residuals(
         ledger: the dimension ledger of the same sample and representation.
         relevant_dims: latent indices drawn from N(0, 1) for the prior samples (the
             others are set to 0), e.g. ``relevance(mu, sigma=sigma).relevant_dims``.
-        n_samples: prior samples; the data, encoded and null sets use at most this many
-            events (a random subsample).
-        seed: seed of the prior draw, the subsample and the shuffle.
+        n_samples: prior and aggregate-posterior samples; the data, encoded and null sets
+            use at most this many events (a random subsample).
+        seed: seed of the prior and posterior draws, the subsample and the shuffle.
 
     Returns:
         A :class:`ConstraintCheck`; spreads are ``std / ledger scale`` (module docstring).
@@ -294,11 +304,18 @@ def constraint_residuals(
     z = np.zeros((n_samples, trained.latent_dim))
     z[:, list(dims)] = rng.standard_normal((n_samples, len(dims)))
     prior = trained.decode(z)
-    encoded = trained.decode(trained.encode(features.values[idx])[0])
+    mu, sigma = trained.encode(features.values[idx])
+    encoded = trained.decode(mu)
+    pick = rng.integers(0, len(idx), n_samples)
+    z_post = np.zeros((n_samples, trained.latent_dim))
+    z_post[:, list(dims)] = mu[pick][:, list(dims)] + sigma[pick][
+        :, list(dims)
+    ] * rng.standard_normal((n_samples, len(dims)))
+    posterior = trained.decode(z_post)
     null = np.stack([rng.permutation(col) for col in data.T], axis=1)
 
-    s_data, s_prior, s_enc, s_null = (
-        _spreads(fns, rep.name, x, scales) for x in (data, prior, encoded, null)
+    s_data, s_prior, s_enc, s_null, s_post = (
+        _spreads(fns, rep.name, x, scales) for x in (data, prior, encoded, null, posterior)
     )
     null_tol = float(ledger.tolerances.get("exact_tol", 1e-6))
     out = []
@@ -317,16 +334,20 @@ def constraint_residuals(
                 ratio_prior=None if trivial else float(s_prior[k] / s_null[k]),
                 ratio_encoded=None if trivial else float(s_enc[k] / s_null[k]),
                 null_trivial=trivial,
+                posterior=float(s_post[k]),
+                ratio_posterior=None if trivial else float(s_post[k] / s_null[k]),
             )
         )
     varying = data.std(axis=0) > 0
-    cov_prior, cov_enc = (
+    cov_prior, cov_enc, cov_post = (
         float(np.median(x.std(axis=0)[varying] / data.std(axis=0)[varying]))
         if varying.any()
         else math.nan
-        for x in (prior, encoded)
+        for x in (prior, encoded, posterior)
     )
-    return ConstraintCheck(tuple(out), dims, n_samples, null_tol, cov_prior, cov_enc, seed)
+    return ConstraintCheck(
+        tuple(out), dims, n_samples, null_tol, cov_prior, cov_enc, seed, cov_post
+    )
 
 
 def decoder_tangency(

@@ -25,20 +25,23 @@ def _checks_section(checks: Mapping[str, Any]) -> list[str]:
             "## Hidden relations",
             "",
             "Relative spread of each constraint on decoded events (prior samples on the relevant "
-            "directions, and the encoded data), on the data, and on a null with every feature "
-            "shuffled across events. decoded / null near 0: the model learned the relation; "
-            "near 1: it did not. Coverage (std of decoded / std of data, median over "
-            f"features): prior {_fmt(cons.get('coverage_prior'))}, encoded "
+            "directions, samples of the aggregate posterior, and the encoded data), on the "
+            "data, and on a null with every feature shuffled across events. decoded / null "
+            "near 0: the model learned the relation; near 1: it did not. Coverage (std of "
+            "decoded / std of data, median over features): prior "
+            f"{_fmt(cons.get('coverage_prior'))}, posterior "
+            f"{_fmt(cons.get('coverage_posterior'))}, encoded "
             f"{_fmt(cons.get('coverage_encoded'))}; the ratios mean something only when it is "
             "near 1.",
             "",
-            "| constraint | kind | data | prior | encoded | null | prior / null | encoded / null |",
-            "|---|---|---|---|---|---|---|---|",
+            "| constraint | kind | data | null | prior / null | posterior / null "
+            "| encoded / null |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in cons["residuals"]:
             lines.append(
-                f"| `{r['name']}` | {r['kind']} | {_fmt(r['data'])} | {_fmt(r['prior'])} | "
-                f"{_fmt(r['encoded'])} | {_fmt(r['null'])} | {_fmt(r['ratio_prior'])} | "
+                f"| `{r['name']}` | {r['kind']} | {_fmt(r['data'])} | {_fmt(r['null'])} | "
+                f"{_fmt(r['ratio_prior'])} | {_fmt(r.get('ratio_posterior'))} | "
                 f"{_fmt(r['ratio_encoded'])} |"
             )
     tan = checks.get("tangency")
@@ -177,9 +180,17 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
     if weak:
         lines.append(f"- weak directions (between the groups): {', '.join(str(w) for w in weak)}")
     lines.append(
-        f"- intrinsic dimension of the encoded means on the relevant directions (TwoNN): "
-        f"**{_fmt(summary['latent_manifold_dim'])}**"
+        "- intrinsic dimension of the encoded means on the relevant directions, at the "
+        f"model's resolution: **{_fmt(summary['latent_manifold_dim'])}**"
     )
+    ld = summary.get("latent_dimension")
+    if ld:
+        lines.append(
+            f"  (read with GRIDE at n1 = {ld['n1']}, n2 = {ld['n2']}, where the median "
+            f"distance to the n2-th neighbour reaches the posterior width "
+            f"{_fmt(ld['scale'])}; TwoNN at the nearest neighbours: "
+            f"{_fmt(ld['nearest_neighbour'])})"
+        )
     lines += ["", "| dim | R = 1 − ⟨σ²⟩ | Var(μ) | ⟨KL⟩ |", "|---|---|---|---|"]
     for r in summary["relevance"]:
         lines.append(f"| {r['dim']} | {r['R']:.3f} | {r['var_mu']:.3f} | {r['kl']:.3f} |")
