@@ -260,6 +260,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         bins=args.bins,
         out_dir=args.out,
         overwrite=args.overwrite,
+        generate_from=args.generate_from,
         seed=args.seed,
     )
     for kind in ("exclusive", "inclusive"):
@@ -424,6 +425,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--truth-collections", help="collections of the truth, e.g. MC")
     p.add_argument("--topology", help="final state, e.g. 'mu+ mu-'")
     p.add_argument("--n-generated", type=int, default=None, help="events to generate")
+    p.add_argument(
+        "--generate-from",
+        choices=("prior", "posterior"),
+        default="prior",
+        help="latent draws of the generated events: the prior N(0, 1), or the aggregate "
+        "posterior of the input events (stays on the data's manifold)",
+    )
     p.add_argument("--max-events", type=int, default=None)
     p.add_argument("--bins", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)

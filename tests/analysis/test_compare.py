@@ -194,3 +194,33 @@ def test_inclusive_reco_against_truth(tmp_path):
     assert inc["n_visible"]["w1_rel"] > 1.0
     assert inc["e_vis"]["w1_rel"] < 0.5
     assert (tmp_path / "o" / "comparison_inclusive.png").exists()
+
+
+def test_posterior_generation_stays_on_the_sphere(ee, trained):
+    """Prior draws fill the ball inside the latent shell of the muon-momentum sphere and
+    decode off it; aggregate-posterior draws stay near it, and the muon pT follows."""
+    model, folder = trained
+    fm = build(ee, "cartesian")
+    ref = observables(ee.p4[:3000], ee.names)
+    gens = {
+        kind: generated_final_state_p4(
+            model, 3000, seed=1, generate_from=kind, features=fm if kind == "posterior" else None
+        )
+        for kind in ("prior", "posterior")
+    }
+    spread = {k: float(np.std(g[:, 0].p)) for k, g in gens.items()}  # |p| of the mu+: 45.6 GeV
+    assert spread["posterior"] < 0.5 * spread["prior"], spread
+    comp = compare_observables(
+        {"input": ref} | {k: observables(g, ee.names) for k, g in gens.items()}
+    )
+    assert comp.result("pt_mu+", "posterior").w1 < comp.result("pt_mu+", "prior").w1
+    with pytest.raises(ConfigError, match="pass features="):
+        generated_final_state_p4(model, 10, generate_from="posterior")
+    with pytest.raises(ConfigError, match="choose one of prior, posterior"):
+        generated_final_state_p4(model, 10, generate_from="data")
+    with pytest.raises(ConfigError, match="choose one of prior, posterior"):
+        compare_files(sample(EE), model_dir=folder, generate_from="data")
+    result = compare_files(
+        sample(EE), model_dir=folder, max_events=2000, n_generated=2000, generate_from="posterior"
+    )
+    assert result["generate_from"] == "posterior"
