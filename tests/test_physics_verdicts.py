@@ -23,6 +23,17 @@ def test_ee_mumu_quick(tmp_path):
     assert 2 <= s["n_relevant"] <= 3, s["relevance"]
     assert abs(s["latent_manifold_dim"] - 2) <= 0.5
     assert s["verdict"]["consistent"], s["verdict"]["text"]
+    ld = s["latent_dimension"]
+    assert ld["value"] == s["latent_manifold_dim"]
+    assert ld["scale"] > 0
+    assert ld["n2"] == 2 * ld["n1"]
+    assert abs(ld["nearest_neighbour"] - 2) <= 0.5  # clean sample: both readings agree
+    cons = s["checks"]["constraints"]
+    assert cons["max_ratio_exact_posterior"] is not None
+    assert cons["coverage_posterior"] > 0.8
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| prior / null | posterior / null | encoded / null |" in report
+    assert f"GRIDE at n1 = {ld['n1']}, n2 = {ld['n2']}" in report
 
 
 @pytest.mark.slow

@@ -18,10 +18,12 @@ from latentsym.analysis.compare import (
 )
 from latentsym.analysis.intrinsic import (
     DimensionEstimate,
+    LatentDimension,
     ScalePoint,
     gride,
     id_at_scale,
     id_scale_curve,
+    latent_dimension,
     mle_levina_bickel,
     pca_dim,
     twonn,
@@ -60,6 +62,7 @@ __all__ = [
     "DimensionEstimate",
     "DirectionRelevance",
     "FlatnessTest",
+    "LatentDimension",
     "LatentReading",
     "Naming",
     "ObservableComparison",
@@ -87,6 +90,7 @@ __all__ = [
     "id_scale_curve",
     "inclusive_observables",
     "latent_correlations",
+    "latent_dimension",
     "mle_levina_bickel",
     "parse_transform",
     "pca_dim",
