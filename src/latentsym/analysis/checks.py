@@ -8,9 +8,10 @@ Two measurements, neither needing a person to look at a plot:
   at 0), (b) the decoded encoded data ``decode(mu(x))``, (b') events decoded from the
   aggregate posterior (for random data events, the relevant directions drawn from the
   posterior ``N(mu(x), sigma(x)^2)``, the others at 0: the latent points the decoder was
-  trained on), (c) the data itself, and (d) a *null*: the data with every feature shuffled independently across events, which breaks
-  every relation among features. The ratio decoded / null is near 0 when the model learned
-  the relation and near 1 when it did not.
+  trained on), (c) the data itself, and (d) a *null*: the data with every feature
+  shuffled independently across events, which breaks every relation among features. The
+  ratio decoded / null is near 0 when the model learned the relation and near 1 when it
+  did not.
 - :func:`decoder_tangency`: the fraction of the decoder Jacobian (physical units, with
   respect to the relevant latents) that lies along the gradients of the exact constraints:
   0 when the decoder moves along the constraint surface only.

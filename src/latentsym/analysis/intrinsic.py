@@ -282,7 +282,7 @@ class LatentDimension:
     n2: int
     n_points: int
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN as None)."""
         out: dict[str, Any] = {
             "value": self.value,
