@@ -180,3 +180,7 @@ def test_latent_dimension_reads_above_the_posterior_width() -> None:
     assert ld.to_dict()["n2"] == ld.n2 == 2 * ld.n1
     with pytest.raises(ConfigError, match="relevant"):
         latent_dimension(mu, sigma, [])
+    with pytest.raises(ConfigError, match=r"distinct indices in 0\.\.2"):
+        latent_dimension(mu, sigma, [0, 3])
+    with pytest.raises(SchemaError, match="one shape"):
+        latent_dimension(mu, sigma[:, :2], [0])

@@ -17,7 +17,7 @@ events apart).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +192,23 @@ class ScalePoint:
         return {"n1": self.n1, "n2": self.n2, "scale": self.scale, "dim": self.dim}
 
 
+def _scale_points(pts: np.ndarray, limit: int) -> Iterator[ScalePoint]:
+    """GRIDE at ``n1 = 1, 2, 4, ...``, ``n2 = 2 n1 <= limit``, in increasing scale; the
+    neighbours are queried in doublings, only as far as the caller iterates."""
+    tree = cKDTree(pts)
+    queried = 0
+    dist = np.empty((len(pts), 0))
+    n1 = 1
+    while 2 * n1 <= limit:
+        n2 = 2 * n1
+        if n2 > queried:
+            queried = min(max(2 * n2, 8), limit)
+            dist, _ = tree.query(pts, k=queried + 1)
+        dim = _gride_fit(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
+        yield ScalePoint(n1, n2, float(np.median(dist[:, n2])), dim)
+        n1 *= 2
+
+
 def id_scale_curve(x: np.ndarray, max_n2: int | None = None) -> list[ScalePoint]:
     """The intrinsic dimension against scale: GRIDE with ``n1 = 1, 2, 4, ...`` and
     ``n2 = 2 n1`` (the multiscale analysis of Denti et al.).
@@ -212,15 +229,7 @@ def id_scale_curve(x: np.ndarray, max_n2: int | None = None) -> list[ScalePoint]
     limit = min(len(pts) // 4, 1024) if max_n2 is None else min(max_n2, len(pts) - 1)
     if limit < 2:
         raise SchemaError(f"id_scale_curve: too few distinct points ({len(pts)})")
-    dist, _ = cKDTree(pts).query(pts, k=limit + 1)
-    out = []
-    n1 = 1
-    while 2 * n1 <= limit:
-        n2 = 2 * n1
-        dim = _gride_fit(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
-        out.append(ScalePoint(n1, n2, float(np.median(dist[:, n2])), dim))
-        n1 *= 2
-    return out
+    return list(_scale_points(pts, limit))
 
 
 def id_at_scale(x: np.ndarray, scale: float, max_n2: int = 1024) -> ScalePoint:
@@ -241,22 +250,10 @@ def id_at_scale(x: np.ndarray, scale: float, max_n2: int = 1024) -> ScalePoint:
     if isinstance(max_n2, bool) or not isinstance(max_n2, int) or max_n2 < 2:
         raise ConfigError(f"id_at_scale: max_n2 must be an integer >= 2, got {max_n2!r}")
     pts, _ = _distinct(x, "id_at_scale", 3)
-    limit = min(max_n2, len(pts) - 1)
-    tree = cKDTree(pts)
-    queried = 0
-    dist = np.empty((len(pts), 0))
-    n1 = 1
     point = None
-    while 2 * n1 <= limit:
-        n2 = 2 * n1
-        if n2 > queried:
-            queried = min(max(2 * n2, 8), limit)
-            dist, _ = tree.query(pts, k=queried + 1)
-        dim = _gride_fit(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
-        point = ScalePoint(n1, n2, float(np.median(dist[:, n2])), dim)
+    for point in _scale_points(pts, min(max_n2, len(pts) - 1)):
         if point.scale >= scale:
             break
-        n1 *= 2
     if point is None:
         raise SchemaError(f"id_at_scale: too few distinct points ({len(pts)})")
     return point
@@ -309,11 +306,12 @@ def latent_dimension(
     resolution.
 
     Two events whose encoded means are closer than the posterior width are not told apart
-    by the model: the decoder sees the same samples for both. Structure below that scale
-    (noise the encoder passed on, shrunk) is not part of what the model learned, so the
-    dimension is read with :func:`id_at_scale` at the median posterior width of the
-    sharpest relevant direction. TwoNN at the nearest-neighbour scale is kept beside it:
-    the two agree on clean manifolds and differ where noise reaches the latents.
+    by the model: their posteriors overlap, and the decoder is trained on draws from them.
+    Structure below that scale (noise the encoder passed on, shrunk) is not part of what
+    the model learned, so the dimension is read with :func:`id_at_scale` at the median
+    posterior width of the sharpest relevant direction. TwoNN at the nearest-neighbour
+    scale is kept beside it: the two agree on clean manifolds and differ where noise
+    reaches the latents.
 
     Args:
         mu, sigma: ``[N, L]`` posterior means and widths.
@@ -333,6 +331,15 @@ def latent_dimension(
         raise ConfigError("latent_dimension: need at least one relevant direction")
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape != sigma.shape:
+        raise SchemaError(
+            f"latent_dimension: mu and sigma must be arrays [N, L] of one shape, got "
+            f"{mu.shape} and {sigma.shape}"
+        )
+    if not all(0 <= d < mu.shape[1] for d in dims) or len(set(dims)) != len(dims):
+        raise ConfigError(
+            f"latent_dimension: dims {dims} must be distinct indices in 0..{mu.shape[1] - 1}"
+        )
     take = np.random.default_rng(seed).permutation(len(mu))[:max_points]
     pts = mu[take][:, dims]
     scale = float(np.min(np.median(sigma[take][:, dims], axis=0)))
