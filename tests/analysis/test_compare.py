@@ -159,8 +159,11 @@ def test_compare_files_with_model(trained, tmp_path):
     )
     assert result["topology"] == "mu+ mu-"
     assert result["inclusive"] is None
-    cos = result["exclusive"]["comparisons"]["generated"]["cos_theta_star"]
-    assert cos["w1_rel"] < 0.2
+    assert result["frame"] == "rest"  # e+e- at fixed sqrt(s): no transverse momentum
+    assert any("frame 'rest'" in n for n in result["notes"])
+    gen = result["exclusive"]["comparisons"]["generated"]
+    assert gen["cos_theta_star"]["w1_rel"] < 0.2
+    assert gen["phi_star"]["w1_rel"] < 0.05
     on_disk = json.loads((out / "comparison.json").read_text())
     assert on_disk["exclusive"]["comparisons"] == result["exclusive"]["comparisons"]
     assert (out / "comparison_exclusive.png").stat().st_size > 10_000
@@ -224,3 +227,37 @@ def test_posterior_generation_stays_on_the_sphere(ee, trained):
         sample(EE), model_dir=folder, max_events=2000, n_generated=2000, generate_from="posterior"
     )
     assert result["generate_from"] == "posterior"
+
+
+def test_collins_soper_azimuth_follows_a_tiny_system_pt(ee):
+    """Why compare uses the rest frame for a sample without transverse momentum: a
+    transverse kick of 1e-3 of the mass (what a decoder leaves) turns the Collins-Soper
+    x axis to the kick's direction and scrambles phi*, while the rest-frame phi* barely
+    moves."""
+    import vector
+
+    p4 = ee.p4[:2000]
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, len(p4))
+    kick = 1e-3 * 91.2 * np.c_[np.cos(angle), np.sin(angle)]
+    parts = []
+    for i in range(2):
+        p = p4[:, i]
+        # half the kick to each muon, energies kept: a boost-free nudge of pt_sys
+        parts.append(
+            {
+                "px": np.asarray(p.px) + kick[:, 0] / 2,
+                "py": np.asarray(p.py) + kick[:, 1] / 2,
+                "pz": np.asarray(p.pz),
+                "E": np.asarray(p.E),
+            }
+        )
+    kicked = vector.zip(
+        {k: np.stack([parts[0][k], parts[1][k]], axis=1) for k in ("px", "py", "pz", "E")}
+    )
+    for frame, moved in (("collins-soper", True), ("rest", False)):
+        before = observables(p4, ee.names, frame=frame)["phi_star"]
+        after = observables(kicked, ee.names, frame=frame)["phi_star"]
+        shift = np.abs(np.angle(np.exp(1j * (after - before))))
+        assert bool(np.median(shift) > 0.5) == moved, (frame, np.median(shift))
+    assert np.median(shift) < 0.01

@@ -56,6 +56,10 @@ __all__ = [
 INVISIBLE_PIDS = (12, 14, 16)
 """PDG ids (and their antiparticles) left out of the visible sums: the neutrinos."""
 
+_ZERO_QT = 1e-6
+"""``pt_sys / m_sys`` at or below which a system has no transverse momentum (the
+Collins-Soper threshold of :func:`~latentsym.physics.observables.observables`)."""
+
 _CONSTANT_RTOL = 1e-6
 """A reference spread below this fraction of max(|value|, 1) counts as constant."""
 
@@ -483,7 +487,11 @@ def compare_files(
 
     Returns:
         ``{"input", "model", "truth", "exclusive", "inclusive", "notes", "files"}`` with the
-        two comparisons as :meth:`Comparison.to_dict` (None where not made).
+        two comparisons as :meth:`Comparison.to_dict` (None where not made); with an
+        exclusive comparison also ``"topology"`` and ``"frame"``, the rest frame of
+        ``cos_theta_star`` and ``phi_star``: Collins-Soper, or ``"rest"`` (lab axes) when
+        no input event has transverse momentum, where the Collins-Soper x axis of a
+        generated event would follow the direction of its tiny decoded pt_sys.
 
     Raises:
         ConfigError: nothing to compare, or a model whose features do not fit the topology.
@@ -493,7 +501,7 @@ def compare_files(
         ...               truth_options={"collections": ["MC"]})  # doctest: +SKIP
     """
     from latentsym.io.read import read_events
-    from latentsym.physics.observables import observable_labels, observables
+    from latentsym.physics.observables import Frame, observable_labels, observables
     from latentsym.physics.selection import select_final_state
 
     if generate_from not in GENERATE_FROM:
@@ -533,6 +541,20 @@ def compare_files(
         fs = select_final_state(events, topology)
         names = list(fs.names)
         samples = {"input": observables(fs.p4, names)}
+        frame: Frame = "collins-soper"
+        if np.all(samples["input"]["pt_sys"] <= _ZERO_QT * samples["input"]["m_sys"]):
+            # No transverse momentum in the input (e+e- without radiation): its
+            # Collins-Soper x axis is the lab x axis, while a generated event with a
+            # decoded pt_sys of 1e-3 m would take the direction of that pt. The rest
+            # frame (lab axes, pure boost) is continuous there and equal on the input.
+            frame = "rest"
+            samples["input"] = observables(fs.p4, names, frame=frame)
+            notes.append(
+                "the input system has no transverse momentum, so the rest-frame angles use "
+                "the lab axes (frame 'rest') for every sample: the Collins-Soper x axis "
+                "would follow the direction of a generated event's tiny pt_sys"
+            )
+        result["frame"] = frame
         weights = {"input": np.asarray(fs.weight, dtype=np.float64)}
         if model_dir is not None:
             from latentsym.models import load_model
@@ -559,6 +581,7 @@ def compare_files(
                     features=model_features,
                 ),
                 names,
+                frame=frame,
             )
         if truth is not None:
             try:
@@ -569,7 +592,7 @@ def compare_files(
                     "through inclusive observables only"
                 )
             else:
-                samples["truth"] = observables(tfs.p4, names)
+                samples["truth"] = observables(tfs.p4, names, frame=frame)
                 weights["truth"] = np.asarray(tfs.weight, dtype=np.float64)
         comparisons["exclusive"] = compare_observables(
             samples, bins=bins, weights=weights, labels=observable_labels(names)
