@@ -17,7 +17,8 @@ mass direction has in feature space.
 With ``--betas`` it also trains the VAE on the bundled pp sample (20k events, batch 1024,
 as the known-answer benchmark) at each beta and prints its relevant count k, its latent
 dimension at the posterior width and TwoNN at the nearest neighbours: does a smaller beta
-(a finer decoder resolution) open the mass direction? (About a minute per beta on 2 cores; ``--betas ''`` skips it.)
+(a finer decoder resolution) open the mass direction? (About a minute per beta on 2
+cores; ``--betas ''`` skips it.)
 """
 
 from __future__ import annotations
