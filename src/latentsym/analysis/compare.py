@@ -334,6 +334,13 @@ GENERATE_FROM = ("prior", "posterior")
 """Latent distributions that generated events can be drawn from."""
 
 
+def _check_generate_from(generate_from: str) -> None:
+    if generate_from not in GENERATE_FROM:
+        raise ConfigError(
+            f"generate_from={generate_from!r}: choose one of {', '.join(GENERATE_FROM)}"
+        )
+
+
 def generated_final_state_p4(
     trained: Any,
     n: int,
@@ -369,10 +376,7 @@ def generated_final_state_p4(
 
     if not isinstance(n, int) or n < 1:
         raise ConfigError(f"n={n!r}: give a positive number of events to generate")
-    if generate_from not in GENERATE_FROM:
-        raise ConfigError(
-            f"generate_from={generate_from!r}: choose one of {', '.join(GENERATE_FROM)}"
-        )
+    _check_generate_from(generate_from)
     if generate_from == "posterior":
         if features is None:
             raise ConfigError(
@@ -504,10 +508,7 @@ def compare_files(
     from latentsym.physics.observables import Frame, observable_labels, observables
     from latentsym.physics.selection import select_final_state
 
-    if generate_from not in GENERATE_FROM:
-        raise ConfigError(
-            f"generate_from={generate_from!r}: choose one of {', '.join(GENERATE_FROM)}"
-        )
+    _check_generate_from(generate_from)
     if model_dir is None and truth_path is None and truth_options is None:
         raise ConfigError(
             f"{input_path}: nothing to compare against; give a trained model (--model), a truth "

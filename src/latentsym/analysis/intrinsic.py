@@ -26,6 +26,7 @@ from scipy.optimize import minimize_scalar
 from scipy.spatial import cKDTree
 from scipy.special import betaln
 
+from latentsym._json import json_safe
 from latentsym.errors import ConfigError, SchemaError
 
 __all__ = [
@@ -281,17 +282,16 @@ class LatentDimension:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN as None)."""
-        out: dict[str, Any] = {
-            "value": self.value,
-            "nearest_neighbour": self.nearest,
-            "scale": self.scale,
-            "n1": self.n1,
-            "n2": self.n2,
-            "n_points": self.n_points,
-        }
-        return {
-            k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()
-        }
+        return json_safe(
+            {
+                "value": self.value,
+                "nearest_neighbour": self.nearest,
+                "scale": self.scale,
+                "n1": self.n1,
+                "n2": self.n2,
+                "n_points": self.n_points,
+            }
+        )
 
 
 def latent_dimension(

@@ -21,7 +21,6 @@ Plateau rule (documented convention):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from latentsym._json import json_safe
 from latentsym.analysis.intrinsic import latent_dimension
 from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError
@@ -125,10 +125,6 @@ def read_latents(
     )
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 @dataclass(frozen=True)
 class ScanPoint:
     """One ``(beta, seed)`` model of a scan: its beta, seed and :class:`LatentReading`."""
@@ -140,17 +136,19 @@ class ScanPoint:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN latent ID as None)."""
         r = self.reading
-        return {
-            "beta": self.beta,
-            "seed": self.seed,
-            "k": r.k,
-            "relevance": list(r.relevance),
-            "relevant_dims": list(r.relevant_dims),
-            "latent_id": _finite_or_none(r.latent_id),
-            "latent_id_nearest": _finite_or_none(r.latent_id_nearest),
-            "latent_id_scale": _finite_or_none(r.latent_id_scale),
-            "epochs_run": r.epochs_run,
-        }
+        return json_safe(
+            {
+                "beta": self.beta,
+                "seed": self.seed,
+                "k": r.k,
+                "relevance": list(r.relevance),
+                "relevant_dims": list(r.relevant_dims),
+                "latent_id": r.latent_id,
+                "latent_id_nearest": r.latent_id_nearest,
+                "latent_id_scale": r.latent_id_scale,
+                "epochs_run": r.epochs_run,
+            }
+        )
 
 
 @dataclass(frozen=True)
