@@ -1,14 +1,27 @@
 """Frozen, JSON-serialisable configurations of the models and of training.
 
+Every default lives here, once: :class:`Architecture` (latent size, hidden widths,
+activation), :class:`TrainConfig` (what is learned and how: beta, epochs, batch size,
+learning rate, split, early stopping, warm-up, weights, seed) and :class:`FitOptions` (how
+a fit runs: checkpoint folder, resume, progress bar, device, threads, DDP). The fit
+functions and the jobs take these objects; :class:`VAEConfig` is the architecture with
+the number of features, as saved in ``config.json``.
+
 Example:
     >>> cfg = VAEConfig(n_features=8, latent_dim=6)
     >>> VAEConfig.from_json(cfg.to_json()) == cfg
     True
+    >>> Architecture(latent_dim=3).for_features(8)
+    VAEConfig(n_features=8, latent_dim=3, hidden=(128, 128), activation='silu')
+    >>> TrainConfig(epochs=20).replace(beta=1.0).beta
+    1.0
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
@@ -17,7 +30,16 @@ from torch import nn
 
 from latentsym.errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "TrainConfig", "VAEConfig"]
+__all__ = [
+    "ACTIVATIONS",
+    "Architecture",
+    "FitOptions",
+    "JsonConfig",
+    "TrainConfig",
+    "VAEConfig",
+    "check_activation",
+    "positive_int",
+]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU,
@@ -30,11 +52,22 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 """Allowed hidden-layer activations, by name."""
 
-_C = TypeVar("_C", bound="_JsonConfig")
+_C = TypeVar("_C", bound="JsonConfig")
 
 
-class _JsonConfig:
-    """Mixin: ``to_dict``/``from_dict``/``to_json``/``from_json`` for flat dataclasses."""
+class JsonConfig:
+    """Mixin: ``to_dict``/``from_dict``/``to_json``/``from_json``/``replace`` for flat
+    frozen dataclasses."""
+
+    def replace(self: _C, **changes: Any) -> _C:
+        """A copy with some fields changed (validated again); unknown names are refused."""
+        names = [f.name for f in fields(self)]  # type: ignore[arg-type]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__}: unknown settings {unknown}; allowed: {names}"
+            )
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists)."""
@@ -69,13 +102,46 @@ class _JsonConfig:
         return cls.from_dict(data, source)
 
 
-def _positive_int(name: str, value: object) -> None:
+def positive_int(name: str, value: object) -> None:
+    """Refuse ``value`` unless it is a positive int (not a bool), naming the setting."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive integer; got {value!r}")
 
 
+def check_activation(name: str) -> None:
+    """Refuse an activation that is not in :data:`ACTIVATIONS`, listing the allowed ones."""
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+
+
 @dataclass(frozen=True)
-class VAEConfig(_JsonConfig):
+class Architecture(JsonConfig):
+    """The network of a VAE, without the number of features (that comes from the data).
+
+    Attributes:
+        latent_dim: latent directions L.
+        hidden: hidden-layer widths of the encoder (the decoder mirrors them).
+        activation: one of :data:`ACTIVATIONS`.
+    """
+
+    latent_dim: int = 6
+    hidden: tuple[int, ...] = (128, 128)
+    activation: str = "silu"
+
+    def __post_init__(self) -> None:
+        positive_int("latent_dim", self.latent_dim)
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        for h in self.hidden:
+            positive_int("every hidden width", h)
+        check_activation(self.activation)
+
+    def for_features(self, n_features: int) -> VAEConfig:
+        """The :class:`VAEConfig` of this architecture on ``n_features`` inputs."""
+        return VAEConfig(n_features, self.latent_dim, self.hidden, self.activation)
+
+
+@dataclass(frozen=True)
+class VAEConfig(JsonConfig):
     """Architecture of :class:`latentsym.models.VAE`.
 
     Attributes:
@@ -91,19 +157,16 @@ class VAEConfig(_JsonConfig):
     activation: str = "silu"
 
     def __post_init__(self) -> None:
-        _positive_int("n_features", self.n_features)
-        _positive_int("latent_dim", self.latent_dim)
+        positive_int("n_features", self.n_features)
+        positive_int("latent_dim", self.latent_dim)
         object.__setattr__(self, "hidden", tuple(self.hidden))
         for h in self.hidden:
-            _positive_int("every hidden width", h)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
-            )
+            positive_int("every hidden width", h)
+        check_activation(self.activation)
 
 
 @dataclass(frozen=True)
-class TrainConfig(_JsonConfig):
+class TrainConfig(JsonConfig):
     """Training hyperparameters of :func:`latentsym.models.fit`.
 
     The defaults train the 20k-event e+e- -> mu+ mu- sample (F = 8) in about 15 s on two
@@ -138,7 +201,7 @@ class TrainConfig(_JsonConfig):
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if not (isinstance(self.beta, int | float) and self.beta > 0):
             raise ConfigError(f"beta must be a positive number; got {self.beta!r}")
         if not (isinstance(self.lr, int | float) and self.lr > 0):
@@ -160,3 +223,46 @@ class TrainConfig(_JsonConfig):
         if epoch < self.kl_warmup_epochs:
             return self.beta * (epoch + 1) / (self.kl_warmup_epochs + 1)
         return self.beta
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a fit runs, as opposed to what it learns (that is :class:`TrainConfig`).
+
+    None of these changes the trained weights on one process (``num_threads`` and
+    ``device`` only up to float rounding), so none is saved in ``config.json``.
+
+    Attributes:
+        out_dir: when given, a model folder plus ``state.pt`` is written there after
+            every epoch (see :mod:`latentsym.models.checkpoint`).
+        resume: continue from the checkpoint in ``out_dir``; every setting but ``epochs``
+            must match the checkpoint's.
+        overwrite: replace an existing checkpoint in ``out_dir``.
+        progress: show a progress bar (``tqdm.auto``: a widget in Jupyter, text in a
+            terminal); always off when the environment variable ``CI`` is set.
+        device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
+        num_threads: torch CPU threads during training (restored afterwards); None leaves
+            torch's setting. On a busy machine 1 is often much faster than 2.
+        distributed: in a job launched by ``torchrun`` (``WORLD_SIZE > 1``), train one
+            model together with the other ranks (DDP; ``cuda`` means ``cuda:LOCAL_RANK``;
+            only rank 0 writes ``out_dir``); False trains this process alone.
+    """
+
+    out_dir: str | os.PathLike[str] | None = None
+    resume: bool = False
+    overwrite: bool = False
+    progress: bool = True
+    device: str = "cpu"
+    num_threads: int | None = None
+    distributed: bool = True
+
+    def __post_init__(self) -> None:
+        n = self.num_threads
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ConfigError(f"num_threads must be a positive integer or None; got {n!r}")
+        if self.resume and self.out_dir is None:
+            raise ConfigError("resume=True needs out_dir, the folder holding the checkpoint")
+
+    def replace(self, **changes: Any) -> FitOptions:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
