@@ -9,15 +9,25 @@ A model folder holds
 - ``model.pt``: the weights, ``torch.save(state_dict)``, loaded with
   ``torch.load(..., weights_only=True)``;
 - ``history.json``: per-epoch losses and timing;
-- ``state.pt`` (training folders only): what ``fit(..., resume=True)`` needs (current and
-  best weights, optimiser state, early-stopping counters), also weights-only.
+- ``state.pt`` (training folders only): what a fit with ``FitOptions(resume=True)`` needs
+  (current and best weights, optimiser state, early-stopping counters), also weights-only.
+
+:func:`latentsym.models.loading.load_model` reads such a folder back.
 
 Every file is written atomically (a temporary file in the same folder, then
 ``os.replace``).
 
 Example:
-    >>> trained.save("run/model")  # doctest: +SKIP
-    >>> again = load_model("run/model")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from latentsym.models import Architecture, FitOptions, TrainConfig, fit, load_model
+    >>> from latentsym.toys import circle
+    >>> trained = fit(circle(300), arch=Architecture(latent_dim=2),
+    ...               train=TrainConfig(epochs=1), options=FitOptions(progress=False))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = trained.save(tmp)
+    ...     again = load_model(folder)
+    >>> again.config == trained.config
+    True
 """
 
 from __future__ import annotations
@@ -42,17 +52,14 @@ from latentsym.models.vae import VAE
 __all__ = [
     "FORMAT",
     "MODEL_FILES",
-    "MODEL_TYPES",
     "TrainedModel",
     "atomic_write",
-    "load_model",
+    "read_json",
+    "write_model_files",
 ]
 
 FORMAT = "latentsym-model/1"
 """Format tag written into ``config.json``."""
-MODEL_TYPES: dict[str, type[VAE]] = {"vae": VAE}
-"""Model classes by the ``model_type`` stored in ``config.json``; a class reads its
-configuration with its ``config_class`` attribute (default :class:`VAEConfig`)."""
 MODEL_FILES = ("config.json", "scaler.json", "model.pt", "history.json")
 """The files of a model folder."""
 
@@ -70,7 +77,8 @@ def _write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """The JSON content of a model-folder file, with a clear error when missing or corrupt."""
     if not path.is_file():
         raise ConfigError(f"{path} is missing: not a latentsym model folder (needs {MODEL_FILES})")
     try:
@@ -252,69 +260,13 @@ class TrainedModel:
                 f"{folder} already holds {existing}; pass overwrite=True to replace them "
                 "or choose another folder"
             )
-        _write_model_files(folder, self, self.model.state_dict())
+        write_model_files(folder, self, self.model.state_dict())
         return folder
 
 
-def _write_model_files(folder: Path, trained: TrainedModel, weights: dict[str, Any]) -> None:
+def write_model_files(folder: Path, trained: TrainedModel, weights: dict[str, Any]) -> None:
+    """Write the files of a model folder (each atomically) with these weights."""
     _write_json(folder / "config.json", trained.config_dict())
     _write_json(folder / "scaler.json", trained.scaler.to_dict())
     atomic_write(folder / "model.pt", lambda fh: torch.save(weights, fh))
     _write_json(folder / "history.json", trained.history_dict())
-
-
-def load_model(directory: str | os.PathLike[str], *, device: str = "cpu") -> TrainedModel:
-    """Load a model folder written by :meth:`TrainedModel.save` or by ``fit(out_dir=...)``.
-
-    Args:
-        directory: the folder.
-        device: where to put the weights.
-
-    Returns:
-        The :class:`TrainedModel`, in eval mode.
-
-    Raises:
-        ConfigError: missing or inconsistent files.
-    """
-    folder = Path(directory)
-    cfg = _read_json(folder / "config.json")
-    source = str(folder / "config.json")
-    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
-        found = cfg.get("format") if isinstance(cfg, dict) else None
-        raise ConfigError(f"{source}: format {found!r} is not {FORMAT!r}")
-    model_type = cfg.get("model_type")
-    if model_type not in MODEL_TYPES:
-        raise ConfigError(
-            f"{source}: unknown model_type {model_type!r}; allowed: {', '.join(MODEL_TYPES)}"
-        )
-    model_cls = MODEL_TYPES[model_type]
-    model_cfg = getattr(model_cls, "config_class", VAEConfig).from_dict(cfg["model"], source)
-    train_cfg = TrainConfig.from_dict(cfg["train"], source)
-    scaler = Scaler.from_dict(_read_json(folder / "scaler.json"), str(folder / "scaler.json"))
-    hist = _read_json(folder / "history.json")
-    weights_path = folder / "model.pt"
-    if not weights_path.is_file():
-        raise ConfigError(f"{weights_path} is missing: not a complete latentsym model folder")
-    model = model_cls.from_config(model_cfg)
-    state = torch.load(weights_path, map_location=device, weights_only=True)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ConfigError(f"{weights_path} does not match {source}: {exc}") from None
-    model.to(device).eval()
-    feats = cfg["features"]
-    return TrainedModel(
-        model=model,
-        config=model_cfg,
-        train_config=train_cfg,
-        scaler=scaler,
-        feature_names=tuple(feats["names"]),
-        feature_units=tuple(feats["units"]),
-        representation=str(feats["representation"]),
-        history=list(hist["epochs"]),
-        epochs_run=int(hist["epochs_run"]),
-        best_epoch=int(hist["best_epoch"]),
-        train_seconds=float(hist["train_seconds"]),
-        events_per_second=float(hist["events_per_second"]),
-        data=dict(cfg.get("data", {})),
-    )

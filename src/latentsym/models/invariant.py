@@ -32,8 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -42,34 +40,72 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-from latentsym.errors import ConfigError, TrainingError
+from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
 from latentsym.features.scaler import Scaler
 from latentsym.models.checkpoint import TrainedModel
-from latentsym.models.config import ACTIVATIONS, TrainConfig, _JsonConfig, _positive_int
+from latentsym.models.config import (
+    Architecture,
+    FitOptions,
+    JsonConfig,
+    TrainConfig,
+    check_activation,
+    positive_int,
+)
+from latentsym.models.distributed import all_reduce_sum
 from latentsym.models.loss import kl_per_event
-from latentsym.models.train import _threads
-from latentsym.models.vae import VAEOutput, _mlp
+from latentsym.models.trainer import Batch, Objective, Split, TrainData, as_train_data
+from latentsym.models.trainer import train as train_loop
+from latentsym.models.vae import VAEOutput, mlp
 
 __all__ = [
     "InvariantConfig",
     "InvariantEquivariantVAE",
     "InvariantFit",
     "InvariantLossTerms",
+    "InvariantObjective",
+    "InvariantSpec",
     "fit_invariant",
     "invariant_loss",
     "mmd_by_class",
 ]
 
 _BANDWIDTHS = (0.3, 1.0, 3.0)
-_MIN_REL_IMPROVEMENT = 1e-4
 _MMD_EVENTS = 512  # the MMD uses the first 512 events of each (shuffled) batch: O(B^2)
 
 
 @dataclass(frozen=True)
-class InvariantConfig(_JsonConfig):
+class InvariantSpec(JsonConfig):
+    """The latent split and the loss weights of :func:`fit_invariant`.
+
+    Attributes:
+        inv_dim: invariant (class) latent directions; the other ``latent_dim - inv_dim``
+            of the :class:`~latentsym.models.Architecture` are the equivariant block.
+        class_weight: weight of the cross-entropy on labelled events.
+        eq_weight: weight of the MMD penalty on ``z_eq``.
+        labelled_fraction: fraction of the events of each class whose label is used
+            (stratified, seeded); the others are routed through q(y | x).
+    """
+
+    inv_dim: int = 2
+    class_weight: float = 1.0
+    eq_weight: float = 10.0
+    labelled_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        positive_int("inv_dim", self.inv_dim)
+        for name in ("class_weight", "eq_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{name} must be a number >= 0; got {value!r}")
+        f = self.labelled_fraction
+        if isinstance(f, bool) or not (isinstance(f, int | float) and 0 < f <= 1):
+            raise ConfigError(f"labelled_fraction must be in (0, 1]; got {f!r}")
+
+
+@dataclass(frozen=True)
+class InvariantConfig(JsonConfig):
     """Architecture of :class:`InvariantEquivariantVAE`.
 
     Attributes:
@@ -91,18 +127,15 @@ class InvariantConfig(_JsonConfig):
 
     def __post_init__(self) -> None:
         for name in ("n_features", "inv_dim", "eq_dim"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int):
             raise ConfigError(f"n_classes must be an integer >= 2; got {self.n_classes!r}")
         if self.n_classes < 2:
             raise ConfigError(f"n_classes must be an integer >= 2; got {self.n_classes!r}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
         for h in self.hidden:
-            _positive_int("every hidden width", h)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
-            )
+            positive_int("every hidden width", h)
+        check_activation(self.activation)
 
     @property
     def latent_dim(self) -> int:
@@ -143,11 +176,11 @@ class InvariantEquivariantVAE(nn.Module):
             n_features, n_classes, inv_dim, eq_dim, tuple(hidden), activation
         )
         cfg = self.config
-        self.classifier = _mlp(cfg.n_features, cfg.hidden, cfg.n_classes, cfg.activation)
-        self.eq_encoder = _mlp(cfg.n_features, cfg.hidden, 2 * cfg.eq_dim, cfg.activation)
+        self.classifier = mlp(cfg.n_features, cfg.hidden, cfg.n_classes, cfg.activation)
+        self.eq_encoder = mlp(cfg.n_features, cfg.hidden, 2 * cfg.eq_dim, cfg.activation)
         self.class_mu = nn.Parameter(torch.randn(cfg.n_classes, cfg.inv_dim))
         self.class_logvar = nn.Parameter(torch.full((cfg.n_classes, cfg.inv_dim), -2.0))
-        self.decoder = _mlp(cfg.latent_dim, cfg.hidden[::-1], cfg.n_features, cfg.activation)
+        self.decoder = mlp(cfg.latent_dim, cfg.hidden[::-1], cfg.n_features, cfg.activation)
 
     @classmethod
     def from_config(cls, config: InvariantConfig) -> InvariantEquivariantVAE:
@@ -170,13 +203,25 @@ class InvariantEquivariantVAE(nn.Module):
         out: torch.Tensor = self.classifier(x)
         return out
 
-    def _routing(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        pi = torch.softmax(self.class_logits(x), dim=-1)
+    def routing(self, logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """``[B, K]`` class weights: the label's one-hot where known, else q(y | x)."""
+        pi = torch.softmax(logits, dim=-1)
         if labels is None:
             return pi
         known = labels >= 0
         onehot = F.one_hot(labels.clamp_min(0), self.config.n_classes).to(pi.dtype)
         return torch.where(known[:, None], onehot, pi)
+
+    def encode_routed(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """``(mu, logvar, logits, pi)`` with one classifier pass (see :meth:`encode`)."""
+        logits = self.class_logits(x)
+        pi = self.routing(logits, labels)
+        mu_eq, logvar_eq = self.eq_encoder(x).chunk(2, dim=-1)
+        mu = torch.cat([pi @ self.class_mu, mu_eq], dim=-1)
+        logvar = torch.cat([pi @ self.class_logvar, logvar_eq], dim=-1)
+        return mu, logvar, logits, pi
 
     def encode(
         self, x: torch.Tensor, labels: torch.Tensor | None = None
@@ -185,10 +230,7 @@ class InvariantEquivariantVAE(nn.Module):
 
         Without ``labels`` (inference) ``z_inv`` follows the classifier's posterior.
         """
-        pi = self._routing(x, labels)
-        mu_eq, logvar_eq = self.eq_encoder(x).chunk(2, dim=-1)
-        mu = torch.cat([pi @ self.class_mu, mu_eq], dim=-1)
-        logvar = torch.cat([pi @ self.class_logvar, logvar_eq], dim=-1)
+        mu, logvar, _, _ = self.encode_routed(x, labels)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -256,14 +298,35 @@ def invariant_loss(
         beta: KL weight; class_weight: weight of the cross-entropy on labelled events;
             eq_weight: weight of the MMD penalty on ``z_eq``.
     """
-    out = model(x, labels)
-    sq = ((out.recon - x) ** 2).sum(-1)
-    kl_dim = kl_per_event(out.mu, out.logvar).mean(0)
-    logits = model.class_logits(x)
+    mu, logvar, logits, pi = model.encode_routed(x, labels)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if model.training else mu
+    parts = _InvParts(model.decode(z), mu, logvar, logits, pi)
+    return _invariant_terms(parts, (x, labels), model.eq_slice, beta, (class_weight, eq_weight))
+
+
+class _InvParts(NamedTuple):
+    recon: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    logits: torch.Tensor
+    pi: torch.Tensor
+
+
+def _invariant_terms(
+    parts: _InvParts,
+    data: tuple[torch.Tensor, torch.Tensor],
+    eq_slice: slice,
+    beta: float,
+    weights: tuple[float, float],
+) -> InvariantLossTerms:
+    (x, labels), (class_weight, eq_weight) = data, weights
+    sq = ((parts.recon - x) ** 2).sum(-1)
+    kl_dim = kl_per_event(parts.mu, parts.logvar).mean(0)
     known = labels >= 0
+    logits = parts.logits
     ce = F.cross_entropy(logits[known], labels[known]) if bool(known.any()) else logits.sum() * 0
-    pi = model._routing(x, labels).detach()[:_MMD_EVENTS]
-    mmd = mmd_by_class(out.mu[:_MMD_EVENTS, model.eq_slice], pi) if eq_weight > 0 else ce * 0
+    pi = parts.pi.detach()[:_MMD_EVENTS]
+    mmd = mmd_by_class(parts.mu[:_MMD_EVENTS, eq_slice], pi) if eq_weight > 0 else ce * 0
     recon, kl = sq.mean(), kl_dim.sum()
     total = recon + beta * kl + class_weight * ce + eq_weight * mmd
     return InvariantLossTerms(total, recon, kl, kl_dim, ce, mmd)
@@ -305,7 +368,7 @@ class InvariantFit:
         return torch.softmax(logits.double(), -1).cpu().numpy()
 
 
-def _check_inputs(values: np.ndarray, labels: np.ndarray, labelled_fraction: float) -> int:
+def _check_labels(values: np.ndarray, labels: np.ndarray) -> int:
     if labels.shape != (len(values),):
         raise ConfigError(f"labels have shape {labels.shape}; expected ({len(values)},)")
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
@@ -317,10 +380,6 @@ def _check_inputs(values: np.ndarray, labels: np.ndarray, labelled_fraction: flo
             f"labels must cover classes 0 .. K-1 with K >= 2; found K = {n_classes}, "
             f"missing {missing}"
         )
-    if not (isinstance(labelled_fraction, int | float) and 0 < labelled_fraction <= 1):
-        raise ConfigError(f"labelled_fraction must be in (0, 1]; got {labelled_fraction!r}")
-    if not np.all(np.isfinite(values)):
-        raise ConfigError("features hold NaN or inf; build them with latentsym.features.build")
     return n_classes
 
 
@@ -339,54 +398,49 @@ def fit_invariant(
     features: FeatureMatrix | np.ndarray,
     labels: np.ndarray | Sequence[int],
     *,
+    spec: InvariantSpec | None = None,
+    arch: Architecture | None = None,
+    train: TrainConfig | None = None,
+    options: FitOptions | None = None,
     class_names: Sequence[str] | None = None,
-    inv_dim: int = 2,
-    eq_dim: int = 4,
-    hidden: Sequence[int] = (128, 128),
-    activation: str = "silu",
-    beta: float = 0.1,
-    class_weight: float = 1.0,
-    eq_weight: float = 10.0,
-    labelled_fraction: float = 1.0,
-    epochs: int = 200,
-    batch_size: int = 1024,
-    lr: float = 1e-3,
-    val_fraction: float = 0.1,
-    patience: int = 20,
-    seed: int = 0,
-    progress: bool = True,
-    num_threads: int | None = None,
 ) -> InvariantFit:
     """Train an :class:`InvariantEquivariantVAE` on labelled multi-class features.
 
+    The one training loop of :func:`latentsym.models.fit` (split, seeds, early stopping,
+    checkpoints and ``resume``, device, DDP; under DDP the MMD term is computed on each
+    rank's slice of the batch, so the result differs from one process by more than
+    rounding) with the loss of :func:`invariant_loss`. Early stopping watches the
+    validation ``recon + beta * KL + class_weight * CE`` of the inference model (labels
+    unseen, ``z = mu``; CE on the labelled validation events).
+
     Args:
         features: ``[N, F]`` physical features (e.g. from
-            :func:`latentsym.analysis.invariance.class_features`).
+            :func:`latentsym.jobs.invariant.class_features`).
         labels: ``[N]`` class index of every event (0 .. K-1), e.g. its file.
+        spec: the latent split and the loss weights (default :class:`InvariantSpec`).
+        arch: the network; ``arch.latent_dim`` counts both blocks (default 6 = 2 + 4).
+        train, options: as :func:`latentsym.models.fit` (``train.weighted`` is not
+            supported here).
         class_names: K names (default ``class0 ...``).
-        inv_dim, eq_dim, hidden, activation: the architecture.
-        beta, class_weight, eq_weight: loss weights (:func:`invariant_loss`).
-        labelled_fraction: fraction of the events of each class whose label is used
-            (stratified, seeded); the others are routed through q(y | x).
-        epochs, batch_size, lr, val_fraction, patience, seed: as in
-            :func:`latentsym.models.fit`; early stopping watches the validation
-            ``recon + beta * KL + class_weight * CE`` of the inference model (labels
-            unseen, ``z = mu``; CE on the labelled validation events).
-        progress: tqdm bar; num_threads: torch CPU threads during training.
 
     Returns:
-        :class:`InvariantFit` with the best validation weights, on CPU, in eval mode.
+        :class:`InvariantFit` with the best validation weights, in eval mode.
 
     Raises:
         ConfigError: bad labels, fraction or settings. TrainingError: NaN/inf loss.
 
     Example:
-        >>> res = fit_invariant(fm, labels, labelled_fraction=0.1)  # doctest: +SKIP
-        >>> res.class_probs(fm).argmax(1)  # doctest: +SKIP
+        >>> from latentsym.toys import circle
+        >>> x = np.concatenate([circle(300, seed=0), 3.0 + circle(300, seed=1)])
+        >>> y = np.repeat([0, 1], 300)
+        >>> res = fit_invariant(x, y, arch=Architecture(latent_dim=3),
+        ...                     train=TrainConfig(epochs=2), options=FitOptions(progress=False))
+        >>> res.class_probs(x).shape, res.class_names
+        ((600, 2), ('class0', 'class1'))
     """
-    values = features.values if isinstance(features, FeatureMatrix) else np.asarray(features)
+    data = as_train_data(features if isinstance(features, FeatureMatrix) else np.asarray(features))
     y = np.asarray(labels)
-    n_classes = _check_inputs(values, y, labelled_fraction)
+    n_classes = _check_labels(data.values, y)
     names = (
         tuple(class_names)
         if class_names is not None
@@ -394,182 +448,160 @@ def fit_invariant(
     )
     if len(names) != n_classes:
         raise ConfigError(f"{len(names)} class names {list(names)} for {n_classes} classes")
+    spec = spec or InvariantSpec()
+    a = arch or Architecture()
+    if a.latent_dim <= spec.inv_dim:
+        raise ConfigError(
+            f"latent_dim {a.latent_dim} must exceed inv_dim {spec.inv_dim}: the rest is the "
+            "equivariant block"
+        )
     model_cfg = InvariantConfig(
-        values.shape[1], n_classes, inv_dim, eq_dim, tuple(hidden), activation
-    )
-    cfg = TrainConfig(
-        beta=beta,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        val_fraction=val_fraction,
-        patience=patience,
-        seed=seed,
-    )
-    with _threads(num_threads), torch.random.fork_rng(devices=[]):
-        return _train(
-            values,
-            y,
-            names,
-            model_cfg,
-            cfg,
-            class_weight,
-            eq_weight,
-            float(labelled_fraction),
-            features,
-            progress,
-        )
+        data.values.shape[1], n_classes, spec.inv_dim, a.latent_dim - spec.inv_dim, a.hidden,
+        a.activation,
+    )  # fmt: skip
+    objective = InvariantObjective(model_cfg, spec, y, names)
+    trained = train_loop(objective, data, train or TrainConfig(), options or FitOptions())
+    train_idx, val_idx = objective.split
+    return InvariantFit(trained, objective.labelled, train_idx, val_idx, names, objective.settings)
 
 
-def _train(
-    values: np.ndarray,
-    y: np.ndarray,
-    names: tuple[str, ...],
-    model_cfg: InvariantConfig,
-    cfg: TrainConfig,
-    class_weight: float,
-    eq_weight: float,
-    fraction: float,
-    features: FeatureMatrix | np.ndarray,
-    progress: bool,
-) -> InvariantFit:
-    n = len(values)
-    n_val = 0 if cfg.val_fraction == 0 else min(max(1, round(cfg.val_fraction * n)), n - 1)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()
-    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    labelled = _labelled_mask(y, fraction, cfg.seed)
-    fm = features if isinstance(features, FeatureMatrix) else None
-    feat_names = fm.names if fm else tuple(f"f{i}" for i in range(values.shape[1]))
-    scaler = Scaler.fit(
-        values[train_idx].astype(np.float64), names=feat_names, constant=fm.constant if fm else ()
-    )
+class _InvStep(nn.Module):
+    """The training forward pass with the labels and the noise given (DDP wraps it)."""
 
-    def tensor(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.as_tensor(scaler.transform(values[idx].astype(np.float64)), dtype=torch.float32)
-        lab = torch.as_tensor(np.where(labelled[idx], y[idx], -1), dtype=torch.long)
-        return x, lab
+    def __init__(self, model: InvariantEquivariantVAE) -> None:
+        super().__init__()
+        self.model = model
 
-    x_tr, y_tr = tensor(train_idx)
-    x_va, y_va = tensor(val_idx)
-    torch.manual_seed(cfg.seed)
-    model = InvariantEquivariantVAE.from_config(model_cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    best_state, best_val, best_epoch, bad = copy.deepcopy(model.state_dict()), np.inf, 0, 0
-    history: list[dict[str, Any]] = []
-    t_total = 0.0
-    bar = tqdm(
-        total=cfg.epochs,
-        desc="training invariant VAE",
-        unit="epoch",
-        disable=None if progress else True,
-    )
-    with bar:
-        for epoch in range(cfg.epochs):
-            t0 = time.perf_counter()
-            torch.manual_seed(cfg.seed * 1_000_003 + epoch + 1)
-            order = torch.randperm(len(x_tr))
-            model.train()
-            sums = np.zeros(5)
-            for start in range(0, len(x_tr), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                t = invariant_loss(model, x_tr[idx], y_tr[idx], cfg.beta, class_weight, eq_weight)
-                if not torch.isfinite(t.total):
-                    raise TrainingError(
-                        f"training diverged: loss {t.total.item()} in epoch {epoch + 1}; "
-                        f"lower lr (now {cfg.lr:g}) or eq_weight (now {eq_weight:g})"
-                    )
-                opt.zero_grad(set_to_none=True)
-                t.total.backward()
-                opt.step()
-                terms = (t.total, t.recon, t.kl, t.ce, t.mmd)
-                sums += len(idx) / len(x_tr) * np.array([v.detach().item() for v in terms])
-            row: dict[str, Any] = {"epoch": epoch + 1, "beta": cfg.beta}
-            row.update(
-                zip(
-                    ("train_total", "train_recon", "train_kl", "train_ce", "train_mmd"),
-                    sums.tolist(),
-                    strict=True,
-                )
-            )
-            row.update(_validate(model, x_va, y_va, cfg.beta, class_weight))
-            t_total += time.perf_counter() - t0
-            row["seconds"] = time.perf_counter() - t0
-            history.append(row)
-            val = row["val_total"]
-            if (
-                val is None
-                or not np.isfinite(best_val)
-                or val < best_val - _MIN_REL_IMPROVEMENT * abs(best_val)
-            ):
-                best_val = np.inf if val is None else val
-                best_epoch, bad, best_state = epoch + 1, 0, copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-            bar.set_postfix(train=f"{row['train_total']:.4g}", val=f"{val}")
-            bar.update()
-            if bad >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
-    settings = {
-        "class_weight": class_weight,
-        "eq_weight": eq_weight,
-        "labelled_fraction": fraction,
-        "class_names": list(names),
-        "n_labelled": int(labelled.sum()),
-    }
-    trained = TrainedModel(
-        model=model,  # type: ignore[arg-type]
-        config=model_cfg,  # type: ignore[arg-type]
-        train_config=cfg,
-        scaler=scaler,
-        feature_names=feat_names,
-        feature_units=fm.units if fm else ("1",) * len(feat_names),
-        representation=fm.representation if fm else "raw",
-        history=history,
-        epochs_run=len(history),
-        best_epoch=best_epoch,
-        train_seconds=t_total,
-        events_per_second=len(x_tr) * len(history) / t_total if t_total else 0.0,
-        data={"n_events": n, "n_train": len(train_idx), "n_val": n_val, "invariant": settings},
-    )
-    return InvariantFit(trained, labelled, train_idx, val_idx, names, settings)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, eps: torch.Tensor) -> _InvParts:
+        mu, logvar, logits, pi = self.model.encode_routed(x, labels)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        return _InvParts(self.model.decode(z), mu, logvar, logits, pi)
 
 
-def _validate(
-    model: InvariantEquivariantVAE, x: torch.Tensor, lab: torch.Tensor, beta: float, cw: float
-) -> dict[str, Any]:
-    if len(x) == 0:
-        return {
-            "val_total": None,
-            "val_recon": None,
-            "val_kl": None,
-            "val_ce": None,
-            "val_accuracy": None,
-            "kl_per_dim": None,
+class InvariantObjective(Objective):
+    """The invariant/equivariant VAE's part of the loop: :func:`invariant_loss`.
+
+    Args:
+        config: the architecture.
+        spec: the loss weights and the labelled fraction.
+        labels: ``[N]`` class of every event.
+        class_names: the K class names.
+    """
+
+    description = "invariant VAE"
+    terms = ("total", "recon", "kl", "ce", "mmd")
+    val_extra = ("accuracy",)
+
+    def __init__(
+        self,
+        config: InvariantConfig,
+        spec: InvariantSpec,
+        labels: np.ndarray,
+        class_names: tuple[str, ...],
+    ) -> None:
+        self.config: InvariantConfig = config
+        self.spec, self.labels, self.class_names = spec, labels, class_names
+
+    @property
+    def latent_dim(self) -> int:
+        """Latent directions L = inv_dim + eq_dim."""
+        return self.config.latent_dim
+
+    def check(self, data: TrainData, train: TrainConfig) -> None:
+        """Refuse event weights (the MMD and the cross-entropy are unweighted)."""
+        if train.weighted:
+            raise ConfigError("the invariant/equivariant VAE trains unweighted; drop weighted=True")
+
+    def prepare(self, data: TrainData, split: Split, scaler: Scaler, dev: torch.device,
+                cfg: TrainConfig) -> None:  # fmt: skip
+        """Standardised tensors, the labels used (-1 for hidden ones) and the settings."""
+        self.split, self.dev = split, dev
+        self.labelled = _labelled_mask(self.labels, self.spec.labelled_fraction, cfg.seed)
+        y = np.where(self.labelled, self.labels, -1)
+
+        def tensors(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+            x = scaler.transform(data.values[idx].astype(np.float64))
+            lab = torch.as_tensor(y[idx], dtype=torch.long)
+            return torch.as_tensor(x, dtype=torch.float32).to(dev), lab.to(dev)
+
+        self.x_train, self.y_train = tensors(split[0])
+        self.x_val, self.y_val = tensors(split[1])
+        self.settings = {
+            "class_weight": float(self.spec.class_weight),
+            "eq_weight": float(self.spec.eq_weight),
+            "labelled_fraction": float(self.spec.labelled_fraction),
+            "class_names": list(self.class_names),
+            "n_labelled": int(self.labelled.sum()),
         }
-    model.eval()
-    with torch.no_grad():
-        out = model(x)  # inference: no labels, z = mu
-        rec = float(((out.recon - x) ** 2).sum(-1).mean())
-        kl_dim = kl_per_event(out.mu, out.logvar).mean(0)
-        logits = model.class_logits(x)
-        known = lab >= 0
-        ce = float(F.cross_entropy(logits[known], lab[known])) if bool(known.any()) else 0.0
-        acc = (
-            float((logits[known].argmax(-1) == lab[known]).float().mean())
-            if bool(known.any())
-            else None
-        )
-    kl = float(kl_dim.sum())
-    total = rec + beta * kl + cw * ce
-    if not np.isfinite(total):
-        raise TrainingError(f"validation loss became {total}; lower lr")
-    return {
-        "val_total": total,
-        "val_recon": rec,
-        "val_kl": kl,
-        "val_ce": ce,
-        "val_accuracy": acc,
-        "kl_per_dim": kl_dim.tolist(),
-    }
+
+    def extra_data(self) -> dict[str, Any]:
+        """The invariant settings, saved in ``config.json``."""
+        return {"invariant": self.settings}
+
+    def build_model(self) -> nn.Module:
+        """A fresh :class:`InvariantEquivariantVAE`."""
+        return InvariantEquivariantVAE.from_config(self.config)
+
+    def step_module(self, model: nn.Module) -> nn.Module:
+        """The forward pass with the labels and the noise given."""
+        return _InvStep(model)  # type: ignore[arg-type]
+
+    def draw(self, idx: torch.Tensor, gen: torch.Generator) -> Batch:
+        """``(idx, eps)``: the events and their reparameterisation noise."""
+        return idx, torch.randn(len(idx), self.latent_dim, device=self.dev)
+
+    def step(
+        self,
+        module: nn.Module,
+        batch: Batch,
+        beta: float,
+        weights: torch.Tensor | None,
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...] | None]:
+        """Forward and :func:`invariant_loss` of one batch."""
+        idx, eps = batch
+        x, lab = self.x_train[idx], self.y_train[idx]
+        parts = module(x, lab, eps)
+        if not len(idx):
+            return tuple(parts), None
+        s = self.spec
+        eq_slice = slice(self.config.inv_dim, self.config.latent_dim)
+        t = _invariant_terms(parts, (x, lab), eq_slice, beta, (s.class_weight, s.eq_weight))
+        return tuple(parts), (t.total, t.recon, t.kl, t.ce, t.mmd, t.kl_per_dim)
+
+    def validate(self, model: nn.Module, beta: float, shard: tuple[int, int]) -> dict[str, Any]:
+        """Inference model (labels unseen, ``z = mu``) on the validation events."""
+        inv: InvariantEquivariantVAE = model  # type: ignore[assignment]
+        (lo, hi), n, n_lat = shard, len(self.x_val), self.latent_dim
+        # sums: squared error, KL per direction, CE over labelled, correct, labelled count
+        sums = torch.zeros(4 + n_lat, dtype=torch.float64, device=self.dev)
+        inv.eval()
+        with torch.no_grad():
+            x, lab = self.x_val[lo:hi], self.y_val[lo:hi]
+            out = inv(x)
+            sums[0] = ((out.recon - x) ** 2).sum(-1).double().sum() / n
+            sums[1 : 1 + n_lat] = kl_per_event(out.mu, out.logvar).double().sum(0) / n
+            logits = inv.class_logits(x)
+            known = lab >= 0
+            if bool(known.any()):
+                ce = F.cross_entropy(logits[known], lab[known], reduction="sum")
+                sums[1 + n_lat] = ce.double()
+                sums[2 + n_lat] = (logits[known].argmax(-1) == lab[known]).double().sum()
+                sums[3 + n_lat] = known.double().sum()
+        all_reduce_sum(sums)
+        s = sums.cpu().numpy()
+        rec, kl_dim, n_known = float(s[0]), s[1 : 1 + n_lat], float(s[3 + n_lat])
+        ce_v = float(s[1 + n_lat]) / n_known if n_known else 0.0
+        acc = float(s[2 + n_lat]) / n_known if n_known else None
+        kl = float(kl_dim.sum())
+        return {
+            "val_total": rec + beta * kl + self.spec.class_weight * ce_v,
+            "val_recon": rec,
+            "val_kl": kl,
+            "val_ce": ce_v,
+            "val_accuracy": acc,
+            "kl_per_dim": kl_dim.tolist(),
+        }
+
+    def diverged_hint(self) -> str:
+        """A smaller MMD weight helps too."""
+        return f" or a smaller eq_weight (now {self.spec.eq_weight:g})"

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from latentsym.errors import ConfigError, TrainingError
-from latentsym.models.config import _JsonConfig
+from latentsym.models.config import JsonConfig
 from latentsym.models.loss import LossTerms, kl_per_event, vae_loss
 from latentsym.models.vae import VAEOutput
 
@@ -38,7 +38,7 @@ __all__ = ["LinearVAE", "LinearVAEConfig", "train_linear_vae"]
 
 
 @dataclass(frozen=True)
-class LinearVAEConfig(_JsonConfig):
+class LinearVAEConfig(JsonConfig):
     """Architecture of :class:`LinearVAE`.
 
     Attributes:

@@ -45,30 +45,39 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from torch import nn
 
-from latentsym.errors import ConfigError, TrainingError
+from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
 from latentsym.features.representations import get_representation
 from latentsym.features.scaler import Scaler
 from latentsym.models.checkpoint import TrainedModel
-from latentsym.models.config import TrainConfig, VAEConfig
+from latentsym.models.config import Architecture, FitOptions, JsonConfig, TrainConfig, VAEConfig
+from latentsym.models.distributed import all_reduce_sum
 from latentsym.models.loss import vae_loss
-from latentsym.models.train import _cuda_devices, _device, _threads
-from latentsym.models.vae import VAE
+from latentsym.models.trainer import (
+    Batch,
+    Objective,
+    Split,
+    TrainData,
+    as_train_data,
+    epoch_seed,
+)
+from latentsym.models.trainer import train as train_loop
+from latentsym.models.vae import VAE, VAEOutput
 
 __all__ = [
     "MECHANISMS",
     "MechanismLossTerms",
+    "MechanismObjective",
+    "MechanismSpec",
     "MechanismVAE",
     "MechanismVAEConfig",
     "act",
@@ -80,8 +89,40 @@ __all__ = [
 MECHANISMS = ("azimuthal", "boost-z")
 """Known mechanisms, in the order their latent blocks take."""
 
-_DEFAULTS = TrainConfig()
-_MIN_REL_IMPROVEMENT = 1e-4
+
+@dataclass(frozen=True)
+class MechanismSpec(JsonConfig):
+    """The mechanisms a :class:`MechanismVAE` is trained with, and the weights of its loss.
+
+    Attributes:
+        mechanisms: a non-empty subset of :data:`MECHANISMS`.
+        equivariance_weight: weight ``w_eq`` of the designated-block terms.
+        invariance_weight: weight ``w_inv`` of the invariance of the other latents.
+        boost_range: ``dy`` is drawn uniform in ``[-boost_range, boost_range]``.
+    """
+
+    mechanisms: tuple[str, ...] = ("azimuthal",)
+    equivariance_weight: float = 100.0
+    invariance_weight: float = 10.0
+    boost_range: float = 1.0
+
+    def __post_init__(self) -> None:
+        mech = (self.mechanisms,) if isinstance(self.mechanisms, str) else tuple(self.mechanisms)
+        object.__setattr__(self, "mechanisms", mech)
+
+    def for_architecture(self, config: VAEConfig) -> MechanismVAEConfig:
+        """The :class:`MechanismVAEConfig` of this spec on the network ``config`` (checked)."""
+        c = config
+        return MechanismVAEConfig(
+            c.n_features,
+            c.latent_dim,
+            c.hidden,
+            c.activation,
+            self.mechanisms,
+            self.equivariance_weight,
+            self.invariance_weight,
+            self.boost_range,
+        )
 
 
 @dataclass(frozen=True)
@@ -305,7 +346,8 @@ def mechanism_loss(
     """The loss of the module docstring on a batch of pairs.
 
     Args:
-        model: the model (its config gives the blocks and the weights).
+        model: the model (its config gives the blocks and the weights; its mode decides
+            sampling).
         x: ``[B, F]`` standardised features of the events.
         gx: ``[B, F]`` standardised features of the transformed events.
         beta: KL weight.
@@ -316,10 +358,23 @@ def mechanism_loss(
     Returns:
         :class:`MechanismLossTerms`.
     """
-    cfg = model.config
-    out, out_g = model(x), model(gx)
+    return _pair_terms(
+        model.config, (model(x), model(gx)), (x, gx), beta, (angle, rapidity), weights
+    )
+
+
+def _pair_terms(
+    cfg: MechanismVAEConfig,
+    outs: tuple[VAEOutput, VAEOutput],
+    xs: tuple[torch.Tensor, torch.Tensor],
+    beta: float,
+    moves: tuple[torch.Tensor | None, torch.Tensor | None],
+    weights: torch.Tensor | None,
+) -> MechanismLossTerms:
+    """:func:`mechanism_loss` from the two members' outputs."""
+    (out, out_g), (x, gx) = outs, xs
     t0, t1 = vae_loss(out, x, beta, weights), vae_loss(out_g, gx, beta, weights)
-    eq, inv = _mechanism_errors(cfg, out.mu, out_g.mu, angle, rapidity)
+    eq, inv = _mechanism_errors(cfg, out.mu, out_g.mu, *moves)
     eq_m, inv_m = _mean(eq, weights), _mean(inv, weights)
     total = (
         0.5 * (t0.total + t1.total) + cfg.equivariance_weight * eq_m + cfg.invariance_weight * inv_m
@@ -337,52 +392,30 @@ def mechanism_loss(
 def fit_mechanism(
     features: FeatureMatrix,
     *,
-    mechanisms: Sequence[str] = ("azimuthal",),
-    latent_dim: int = 6,
-    hidden: Sequence[int] = (128, 128),
-    activation: str = "silu",
-    equivariance_weight: float = 100.0,
-    invariance_weight: float = 10.0,
-    boost_range: float = 1.0,
-    beta: float = _DEFAULTS.beta,
-    epochs: int = _DEFAULTS.epochs,
-    batch_size: int = _DEFAULTS.batch_size,
-    lr: float = _DEFAULTS.lr,
-    val_fraction: float = _DEFAULTS.val_fraction,
-    patience: int = _DEFAULTS.patience,
-    kl_warmup_epochs: int = _DEFAULTS.kl_warmup_epochs,
-    weighted: bool = False,
-    seed: int = 0,
-    progress: bool = True,
-    device: str = "cpu",
-    num_threads: int | None = None,
+    mechanism: MechanismSpec | None = None,
+    arch: Architecture | None = None,
+    train: TrainConfig | None = None,
+    options: FitOptions | None = None,
 ) -> TrainedModel:
     """Train a :class:`MechanismVAE` on pairs ``(x, g x)`` of a feature matrix's events.
 
-    Same recipe as :func:`latentsym.models.fit` (Adam, seeded split and shuffles, the scaler
-    fitted on the training events, early stopping on the validation loss with the best
-    weights restored), with the loss of :func:`mechanism_loss`. The pairs are drawn afresh
-    every epoch from ``features.momenta``; the validation pairs are drawn once.
+    The one training loop of :func:`latentsym.models.fit` (seeded split and shuffles, the
+    scaler fitted on the training events, early stopping on the validation loss with the
+    best weights restored, checkpoints and ``resume``, device, DDP under torchrun) with
+    the loss of :func:`mechanism_loss`. The transformations of every batch are drawn
+    afresh each epoch from the epoch's seed; the validation pairs are drawn once.
 
     Args:
         features: a :class:`~latentsym.features.FeatureMatrix` (it carries the momenta and
             the representation the transformed events are rebuilt with).
-        mechanisms: a non-empty subset of :data:`MECHANISMS`.
-        latent_dim, hidden, activation: the architecture.
-        equivariance_weight, invariance_weight, boost_range: the mechanism loss
-            (:class:`MechanismVAEConfig`).
-        beta, epochs, batch_size, lr, val_fraction, patience, kl_warmup_epochs, weighted,
-            seed: as :func:`latentsym.models.fit` (:class:`TrainConfig`).
-        progress: show a tqdm bar (hidden when stderr is not a terminal).
-        device: torch device.
-        num_threads: torch CPU threads during training (restored afterwards); default:
-            leave torch's setting. On a busy machine 1 is often much faster than 2.
+        mechanism: the mechanisms and the loss weights (default :class:`MechanismSpec`:
+            azimuthal).
+        arch, train, options: as :func:`latentsym.models.fit`.
 
     Returns:
-        A :class:`TrainedModel` (``model`` a :class:`MechanismVAE`, in eval mode) that
-        saves with ``.save(folder)`` and loads with ``load_model``. Its history rows add
-        ``train_equivariance``, ``train_invariance``, ``val_equivariance`` and
-        ``val_invariance`` to those of ``fit``.
+        A :class:`TrainedModel` (``model`` a :class:`MechanismVAE`, in eval mode). Its
+        history rows add ``train_equivariance``, ``train_invariance``,
+        ``val_equivariance`` and ``val_invariance`` to those of ``fit``.
 
     Raises:
         ConfigError: bad settings; boost-z on events whose system rapidity does not vary
@@ -390,41 +423,26 @@ def fit_mechanism(
         TrainingError: the loss became NaN or infinite.
 
     Example:
-        >>> trained = fit_mechanism(build(fs), mechanisms=("azimuthal",))  # doctest: +SKIP
-        >>> mu, _ = trained.encode(build(fs))  # doctest: +SKIP
-        >>> angle = np.arctan2(mu[:, 1], mu[:, 0])  # doctest: +SKIP
+        >>> from latentsym.features import build
+        >>> from latentsym.toys import pp_to_mumu
+        >>> fm = build(pp_to_mumu(600, seed=0))
+        >>> trained = fit_mechanism(fm, train=TrainConfig(epochs=2),
+        ...                         options=FitOptions(progress=False))
+        >>> mu, _ = trained.encode(fm)
+        >>> angle = np.arctan2(mu[:, 1], mu[:, 0])  # the identified azimuth, up to an offset
+        >>> angle.shape, trained.model.config.azimuthal_dims
+        ((600,), (0, 1))
     """
     if not isinstance(features, FeatureMatrix):
         raise ConfigError(
             "fit_mechanism needs a FeatureMatrix (features.build(final_state)): the "
             f"transformed events are rebuilt from its momenta; got {type(features).__name__}"
         )
-    model_cfg = MechanismVAEConfig(
-        features.n_features,
-        latent_dim,
-        tuple(hidden),
-        activation,
-        tuple(mechanisms),
-        equivariance_weight,
-        invariance_weight,
-        boost_range,
-    )
-    cfg = TrainConfig(
-        beta=beta,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        val_fraction=val_fraction,
-        patience=patience,
-        kl_warmup_epochs=kl_warmup_epochs,
-        weighted=weighted,
-        seed=seed,
-    )
-    dev = _device(device)
-    if "boost-z" in model_cfg.mechanisms:
-        _check_boostable(features)
-    with _threads(num_threads), torch.random.fork_rng(devices=_cuda_devices(dev)):
-        return _MechanismRun(features, model_cfg, cfg, dev, progress).train()
+    data = as_train_data(features)
+    spec = mechanism or MechanismSpec()
+    model_cfg = spec.for_architecture((arch or Architecture()).for_features(features.n_features))
+    objective = MechanismObjective(model_cfg)
+    return train_loop(objective, data, train or TrainConfig(), options or FitOptions())
 
 
 def system_rapidity(momenta: np.ndarray) -> np.ndarray:
@@ -445,163 +463,150 @@ def _check_boostable(features: FeatureMatrix) -> None:
         )
 
 
-class _MechanismRun:
-    """One training run of :func:`fit_mechanism`."""
+class _PairStep(nn.Module):
+    """Both members of a batch of pairs through the VAE with the noise given (DDP wraps it)."""
 
-    def __init__(
-        self,
-        features: FeatureMatrix,
-        model_cfg: MechanismVAEConfig,
-        cfg: TrainConfig,
-        dev: torch.device,
-        progress: bool,
-    ) -> None:
-        self.features, self.model_cfg, self.cfg, self.dev = features, model_cfg, cfg, dev
-        self.progress = progress
-        self.rep = get_representation(features.representation)
-        n = features.n_events
-        n_val = 0 if cfg.val_fraction == 0 else min(max(1, round(cfg.val_fraction * n)), n - 1)
-        if n - n_val < 1 or (cfg.val_fraction > 0 and n < 2):
-            raise ConfigError(f"{n} event(s) cannot be split into training and validation")
-        weight = np.asarray(features.weight, dtype=np.float64)
-        if cfg.weighted and np.any(weight <= 0):
-            raise ConfigError(
-                f"weighted=True needs positive event weights; {int(np.sum(weight <= 0))} "
-                "event(s) have weight <= 0. Train unweighted or drop them."
-            )
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()
-        val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        self.scaler = Scaler.fit(
-            features.values[train_idx], names=features.names, constant=features.constant
-        )
-        p = torch.as_tensor(features.momenta, dtype=torch.float64)
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(
+        self, x: torch.Tensor, gx: torch.Tensor, eps: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        out: list[torch.Tensor] = []
+        for xx, e in ((x, eps[:, 0]), (gx, eps[:, 1])):
+            mu, logvar = self.vae.encode(xx)
+            z = mu + torch.exp(0.5 * logvar) * e
+            out += [self.vae.decode(z), mu, logvar, z]
+        return tuple(out)
+
+
+def _outputs(flat: Sequence[torch.Tensor]) -> tuple[VAEOutput, VAEOutput]:
+    return VAEOutput(*flat[:4]), VAEOutput(*flat[4:])
+
+
+class MechanismObjective(Objective):
+    """The mechanism VAE's part of the loop: pairs ``(x, g x)`` and :func:`mechanism_loss`.
+
+    Per batch the loop draws, for the global batch, the transformation of every event (an
+    angle uniform in [0, 2 pi) and a rapidity change uniform in
+    ``[-boost_range, boost_range]``, both from the epoch's generator) and the
+    reparameterisation noise of both members; each rank rebuilds the features of its
+    slice from the momenta, exactly (float64 rotation or boost, then the representation
+    and the scaler).
+
+    Args:
+        config: the architecture and the mechanism loss.
+    """
+
+    description = "mechanism VAE"
+    terms = ("total", "recon", "kl", "equivariance", "invariance")
+
+    def __init__(self, config: MechanismVAEConfig) -> None:
+        self.config: MechanismVAEConfig = config
+
+    @property
+    def latent_dim(self) -> int:
+        """Latent directions L."""
+        return self.config.latent_dim
+
+    def check(self, data: TrainData, train: TrainConfig) -> None:
+        """Refuse data without momenta, and boost-z on a sample whose rapidity is fixed."""
+        if data.features is None:
+            raise ConfigError("the mechanism VAE needs a FeatureMatrix with momenta")
+        if "boost-z" in self.config.mechanisms:
+            _check_boostable(data.features)
+
+    def prepare(self, data: TrainData, split: Split, scaler: Scaler, dev: torch.device,
+                cfg: TrainConfig) -> None:  # fmt: skip
+        """Momenta of both parts, the representation, and the fixed validation pairs."""
+        assert data.features is not None  # checked in check()
+        train_idx, val_idx = split
+        self.dev, self.scaler = dev, scaler
+        self.rep = get_representation(data.representation)
+        p = torch.as_tensor(data.features.momenta, dtype=torch.float64)
         self.p_train, self.p_val = p[train_idx], p[val_idx]
-        w = torch.as_tensor(weight, dtype=torch.float32)
-        self.w_train = w[train_idx].to(dev) if cfg.weighted else None
+        w = torch.as_tensor(data.weight, dtype=torch.float32)
         self.w_val = w[val_idx].to(dev) if cfg.weighted else None
-        self.data_info = {"n_events": n, "n_train": len(train_idx), "n_val": n_val}
-        torch.manual_seed(cfg.seed)
-        self.model = MechanismVAE.from_config(model_cfg).to(dev)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        gen = torch.Generator().manual_seed(cfg.seed + 7919)
-        self.val_pairs = self._pairs(self.p_val, gen)
-        self.history: list[dict[str, Any]] = []
+        gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, -1))
+        angle, rap = self._moves(len(val_idx), gen)
+        eps = torch.randn(len(val_idx), 2, self.latent_dim, generator=gen).to(dev)
+        self.val_batch = (torch.arange(len(val_idx)), angle, rap, eps)
+
+    def build_model(self) -> nn.Module:
+        """A fresh :class:`MechanismVAE`."""
+        return MechanismVAE.from_config(self.config)
+
+    def step_module(self, model: nn.Module) -> nn.Module:
+        """Both members of the pairs with the noise given."""
+        return _PairStep(model)  # type: ignore[arg-type]
+
+    def _moves(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        mech = self.config.mechanisms
+        angle = torch.rand(n, generator=gen, dtype=torch.float64) * 2 * math.pi
+        rap = (2 * torch.rand(n, generator=gen, dtype=torch.float64) - 1) * self.config.boost_range
+        angle = angle if "azimuthal" in mech else torch.zeros(n, dtype=torch.float64)
+        rap = rap if "boost-z" in mech else torch.zeros(n, dtype=torch.float64)
+        return angle, rap
+
+    def draw(self, idx: torch.Tensor, gen: torch.Generator) -> Batch:
+        """``(idx, angle, rapidity, eps)`` of the global batch (eps ``[B, 2, L]``)."""
+        angle, rap = self._moves(len(idx), gen)
+        eps = torch.randn(len(idx), 2, self.latent_dim, device=self.dev)
+        return idx, angle, rap, eps
 
     def _x(self, momenta: torch.Tensor) -> torch.Tensor:
         x = self.scaler.transform(self.rep.from_momenta(momenta))
         return x.to(dtype=torch.float32, device=self.dev)
 
-    def _pairs(self, momenta: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """``(x, g x, angle, rapidity)`` for these events, with g drawn from ``gen``."""
-        n, mech = len(momenta), self.model_cfg.mechanisms
-        angle = torch.rand(n, generator=gen, dtype=torch.float64) * 2 * math.pi
-        rap = (
-            2 * torch.rand(n, generator=gen, dtype=torch.float64) - 1
-        ) * self.model_cfg.boost_range
-        angle = angle if "azimuthal" in mech else torch.zeros(n, dtype=torch.float64)
-        rap = rap if "boost-z" in mech else torch.zeros(n, dtype=torch.float64)
-        moved = act(momenta, angle, rap)
+    def _terms(
+        self, module: nn.Module, p: torch.Tensor, batch: Batch, beta: float,
+        weights: torch.Tensor | None,
+    ) -> tuple[tuple[torch.Tensor, ...], MechanismLossTerms | None]:  # fmt: skip
+        _, angle, rap, eps = batch
+        x, gx = self._x(p), self._x(act(p, angle, rap))
+        flat = module(x, gx, eps)
+        if not len(p):
+            return tuple(flat), None
         f32 = torch.float32
-        return self._x(momenta), self._x(moved), angle.to(self.dev, f32), rap.to(self.dev, f32)
+        moves = (angle.to(self.dev, f32), rap.to(self.dev, f32))
+        return tuple(flat), _pair_terms(self.config, _outputs(flat), (x, gx), beta, moves, weights)
 
-    def train(self) -> TrainedModel:
-        cfg = self.cfg
-        best_state = copy.deepcopy(self.model.state_dict())
-        best_val, best_epoch, bad, seconds = math.inf, 0, 0, 0.0
-        bar = tqdm(
-            total=cfg.epochs,
-            desc="training mechanism VAE",
-            unit="epoch",
-            disable=None if self.progress else True,
-        )
-        with bar:
-            for epoch in range(cfg.epochs):
-                start = time.perf_counter()
-                row = self._epoch(epoch)
-                row["seconds"] = time.perf_counter() - start
-                seconds += row["seconds"]
-                self.history.append(row)
-                bar.update()
-                val = row["val_total"]
-                if val is None:
-                    best_state, best_epoch = copy.deepcopy(self.model.state_dict()), epoch + 1
-                    continue
-                if epoch < cfg.kl_warmup_epochs:
-                    continue
-                if val < best_val - _MIN_REL_IMPROVEMENT * abs(best_val) or best_epoch == 0:
-                    best_val, best_epoch, bad = val, epoch + 1, 0
-                    best_state = copy.deepcopy(self.model.state_dict())
-                else:
-                    bad += 1
-                    if bad >= cfg.patience:
-                        break
-        self.model.load_state_dict(best_state)
-        self.model.eval()
-        runs = len(self.history)
-        return TrainedModel(
-            model=self.model,
-            config=self.model_cfg,
-            train_config=cfg,
-            scaler=self.scaler,
-            feature_names=self.features.names,
-            feature_units=self.features.units,
-            representation=self.features.representation,
-            history=self.history,
-            epochs_run=runs,
-            best_epoch=best_epoch,
-            train_seconds=seconds,
-            events_per_second=len(self.p_train) * runs / seconds if seconds else 0.0,
-            data=self.data_info,
-        )
+    def step(
+        self,
+        module: nn.Module,
+        batch: Batch,
+        beta: float,
+        weights: torch.Tensor | None,
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...] | None]:
+        """Rebuild the pairs of this slice and compute :func:`mechanism_loss`."""
+        flat, terms = self._terms(module, self.p_train[batch[0].cpu()], batch, beta, weights)
+        return flat, None if terms is None else tuple(terms)
 
-    def _epoch(self, epoch: int) -> dict[str, Any]:
-        cfg = self.cfg
-        beta = cfg.beta_at(epoch)
-        seed = (cfg.seed * 1_000_003 + epoch + 1) % (2**63)
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        n = len(self.p_train)
-        order = torch.randperm(n, generator=gen)
-        self.model.train()
-        sums = torch.zeros(5, dtype=torch.float64)
-        kl_dim = torch.zeros(self.model_cfg.latent_dim, dtype=torch.float64)
-        for b in range(0, n, cfg.batch_size):
-            idx = order[b : b + cfg.batch_size]
-            x, gx, angle, rap = self._pairs(self.p_train[idx], gen)
-            wb = self.w_train[idx.to(self.dev)] if self.w_train is not None else None
-            t = mechanism_loss(self.model, x, gx, beta, angle, rap, wb)
-            if not torch.isfinite(t.total):
-                raise self._diverged(float(t.total), epoch, f"batch {b // cfg.batch_size + 1}")
-            self.opt.zero_grad(set_to_none=True)
-            t.total.backward()
-            self.opt.step()
-            frac = len(idx) / n
-            parts = torch.stack([t.total, t.recon, t.kl, t.equivariance, t.invariance])
-            sums += frac * parts.detach().double().cpu()
-            kl_dim += frac * t.kl_per_dim.detach().double().cpu()
-        row: dict[str, Any] = {"epoch": epoch + 1, "beta": beta}
-        row.update({f"train_{k}": v for k, v in zip(_KEYS, sums.tolist(), strict=True)})
-        row.update({f"val_{k}": None for k in _KEYS})
-        row["kl_per_dim"] = kl_dim.tolist()
-        if len(self.p_val):
-            with torch.no_grad():  # train mode: a fixed reparameterisation draw, as fit()
-                torch.manual_seed(seed + 1)
-                x, gx, angle, rap = self.val_pairs
-                t = mechanism_loss(self.model.train(), x, gx, beta, angle, rap, self.w_val)
-            if not torch.isfinite(t.total):
-                raise self._diverged(float(t.total), epoch, "validation")
-            vals = [float(v) for v in (t.total, t.recon, t.kl, t.equivariance, t.invariance)]
-            row.update({f"val_{k}": v for k, v in zip(_KEYS, vals, strict=True)})
-            row["kl_per_dim"] = t.kl_per_dim.double().tolist()
+    def validate(self, model: nn.Module, beta: float, shard: tuple[int, int]) -> dict[str, Any]:
+        """The loss of the fixed validation pairs (eval-mode network, fixed noise)."""
+        lo, hi = shard
+        n = len(self.p_val)
+        sums = torch.zeros(len(self.terms) + self.latent_dim, dtype=torch.float64, device=self.dev)
+        if hi > lo:
+            batch = tuple(t[lo:hi] for t in self.val_batch)
+            w = self.w_val[lo:hi] if self.w_val is not None else None
+            share = (hi - lo) / n
+            if w is not None and self.w_val is not None:
+                share = float(w.sum() / self.w_val.sum())
+            model.eval()
+            with torch.no_grad():
+                _, t = self._terms(_PairStep(model), self.p_val[lo:hi], batch, beta, w)  # type: ignore[arg-type]
+            assert t is not None
+            parts = torch.cat([torch.stack(list(t[:5])), t.kl_per_dim]).double()
+            sums += share * parts.to(self.dev)
+        all_reduce_sum(sums)
+        vals = sums.cpu().tolist()
+        row = {f"val_{k}": v for k, v in zip(self.terms, vals, strict=False)}
+        row["kl_per_dim"] = vals[len(self.terms) :]
         return row
 
-    def _diverged(self, value: float, epoch: int, where: str) -> TrainingError:
-        return TrainingError(
-            f"mechanism VAE training diverged: the loss became {value} in epoch {epoch + 1}, "
-            f"{where} (lr={self.cfg.lr:g}, beta={self.cfg.beta_at(epoch):g}, equivariance_"
-            f"weight={self.model_cfg.equivariance_weight:g}). Try a lower learning rate (e.g. "
-            f"lr={self.cfg.lr / 10:g}) or smaller mechanism weights."
-        )
-
-
-_KEYS = ("total", "recon", "kl", "equivariance", "invariance")
+    def diverged_hint(self) -> str:
+        """Smaller mechanism weights help too."""
+        w_eq = self.config.equivariance_weight
+        return f" or smaller mechanism weights (equivariance_weight={w_eq:g})"

@@ -21,7 +21,7 @@ from torch import nn
 
 from latentsym.models.config import ACTIVATIONS, VAEConfig
 
-__all__ = ["VAE", "VAEOutput"]
+__all__ = ["VAE", "VAEOutput", "mlp"]
 
 
 class VAEOutput(NamedTuple):
@@ -41,7 +41,8 @@ class VAEOutput(NamedTuple):
     z: torch.Tensor
 
 
-def _mlp(n_in: int, hidden: tuple[int, ...], n_out: int, activation: str) -> nn.Sequential:
+def mlp(n_in: int, hidden: tuple[int, ...], n_out: int, activation: str) -> nn.Sequential:
+    """Linear layers of the ``hidden`` widths with ``activation`` between them."""
     layers: list[nn.Module] = []
     width = n_in
     for h in hidden:
@@ -77,8 +78,8 @@ class VAE(nn.Module):
         super().__init__()
         self.config = VAEConfig(n_features, latent_dim, tuple(hidden), activation)
         cfg = self.config
-        self.encoder = _mlp(cfg.n_features, cfg.hidden, 2 * cfg.latent_dim, cfg.activation)
-        self.decoder = _mlp(cfg.latent_dim, cfg.hidden[::-1], cfg.n_features, cfg.activation)
+        self.encoder = mlp(cfg.n_features, cfg.hidden, 2 * cfg.latent_dim, cfg.activation)
+        self.decoder = mlp(cfg.latent_dim, cfg.hidden[::-1], cfg.n_features, cfg.activation)
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> VAE:
