@@ -1,9 +1,12 @@
 # The project's own install: a local .venv with pinned dependencies.
-# `make demo` runs the main job on the bundled samples, `make test` runs the test suite.
+# `make demo` runs the main job on the bundled samples, `make test` runs the test suite and
+# the docstring examples of src/ (pyproject.toml: testpaths and --doctest-modules), `make
+# lint` runs ruff and mypy (the same checks as .pre-commit-config.yaml). CI: .ci/run.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := src tests samples benchmarks conftest.py
 
 .PHONY: install demo test lint clean
 
@@ -23,8 +26,8 @@ test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests samples benchmarks
-	$(BIN)/ruff format --check src tests samples benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 clean:

@@ -297,10 +297,12 @@ def generate(spec: SampleSpec, n_events: int | None = None) -> tuple[ak.Array, S
         return ak.unflatten(table[:, col].astype(dtype), counts)
 
     events = make_events(
-        px=jag(0, np.float64),
-        py=jag(1, np.float64),
-        pz=jag(2, np.float64),
-        E=jag(3, np.float64),
+        p4={
+            "px": jag(0, np.float64),
+            "py": jag(1, np.float64),
+            "pz": jag(2, np.float64),
+            "E": jag(3, np.float64),
+        },
         pid=jag(4, np.int64),
         status=jag(5, np.int64),
         weight=weights,

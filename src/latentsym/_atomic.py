@@ -20,8 +20,16 @@ def atomic_output(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterato
     error the temporary file is removed and ``path`` is left as it was.
 
     Example:
-        >>> with atomic_output("summary.json") as tmp:  # doctest: +SKIP
-        ...     Path(tmp).write_text("{}")
+        >>> with atomic_output("summary.json") as tmp:
+        ...     _ = Path(tmp).write_text("{}")
+        >>> try:
+        ...     with atomic_output("summary.json") as tmp:
+        ...         _ = Path(tmp).write_text('{"half": ')
+        ...         raise KeyboardInterrupt
+        ... except KeyboardInterrupt:
+        ...     pass
+        >>> Path("summary.json").read_text(), [p.name for p in Path().iterdir()]
+        ('{}', ['summary.json'])
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)

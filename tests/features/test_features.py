@@ -69,7 +69,7 @@ def test_final_state_input_uses_selection_order(ee: np.ndarray) -> None:
     p = ee[:50]
     comp = [p[:, ::-1, i].tolist() for i in range(4)]
     events = make_events(
-        E=comp[0], px=comp[1], py=comp[2], pz=comp[3],
+        p4={"E": comp[0], "px": comp[1], "py": comp[2], "pz": comp[3]},
         pid=[[13, -13]] * 50, weight=np.full(50, 2.5),
     )  # fmt: skip
     fs = select_final_state(events, "mu+ mu-")

@@ -307,10 +307,12 @@ def test_write_prints_full_precision(tmp_path: Path) -> None:
     # pylhe's default format keeps 9 digits of momenta and 5 of named weights; ours all 17.
     px = [[0.1 + 0.2, -0.0, 1e-300, 1.0 / 3.0], [2.0**0.5, -123456.78901234567]]
     events = make_events(
-        px=px,
-        py=[[7.0] * 4, [np.pi, -np.e]],
-        pz=[[0.0] * 4, [1e20, 5e-324]],
-        E=[[1.0, 2.0, 3.0, 4.0], [1e21, 1e6 / 7]],
+        p4={
+            "px": px,
+            "py": [[7.0] * 4, [np.pi, -np.e]],
+            "pz": [[0.0] * 4, [1e20, 5e-324]],
+            "E": [[1.0, 2.0, 3.0, 4.0], [1e21, 1e6 / 7]],
+        },
         pid=[[11, -11, 13, -13], [22, 22]],
         status=[[-1, -1, 1, 1], [1, 1]],
         weight=[-1.0 / 3.0, 2.0 / 3.0],

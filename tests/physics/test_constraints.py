@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from latentsym.errors import ConfigError, SchemaError
-from latentsym.physics.constraints import candidate_constraints, dimension_ledger
+from latentsym.physics.constraints import Tolerances, candidate_constraints, dimension_ledger
 from latentsym.toys import MUON_PAIR, ee_to_mumu, flat_phase_space, pp_to_mumu
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -142,7 +142,7 @@ def test_bundled_pp_mumu() -> None:
         ({"momenta": np.zeros((10, 2, 3))}, SchemaError, r"\[N, n, 4\]"),
         ({"particle_names": ["mu+"]}, ConfigError, "one name per particle"),
         ({"representation": "polar"}, ConfigError, "allowed: cartesian, collider"),
-        ({"exact_tol": 0.5}, ConfigError, "exact_tol < approx_tol"),
+        ({"tolerances": Tolerances(exact_tol=0.5)}, ConfigError, "exact_tol < approx_tol"),
         ({"n_points": 0}, ConfigError, "n_points"),
     ],
 )

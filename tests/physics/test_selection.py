@@ -21,7 +21,10 @@ def _events():
     ]
     zeros = [[0.0] * len(r) for r in pid]
     return make_events(
-        px=zeros, py=zeros, pz=zeros, E=energy, pid=pid, status=status, weight=[1.0, 2.0, -1.0, 1.0]
+        p4={"px": zeros, "py": zeros, "pz": zeros, "E": energy},
+        pid=pid,
+        status=status,
+        weight=[1.0, 2.0, -1.0, 1.0],
     )
 
 
@@ -65,10 +68,12 @@ def test_identical_particles_ordered_by_descending_energy():
     fs = select_final_state(_events(), "e+ e-")
     assert fs.names == ("e+", "e-")
     ev = make_events(
-        px=[[0.0, 0.0, 0.0]],
-        py=[[0.0, 0.0, 0.0]],
-        pz=[[0.0, 0.0, 0.0]],
-        E=[[10.0, 30.0, 20.0]],
+        p4={
+            "px": [[0.0, 0.0, 0.0]],
+            "py": [[0.0, 0.0, 0.0]],
+            "pz": [[0.0, 0.0, 0.0]],
+            "E": [[10.0, 30.0, 20.0]],
+        },
         pid=[[22, 22, 22]],
     )
     fs = select_final_state(ev)
@@ -94,10 +99,12 @@ def test_final_state_counts_equal_a_counter_over_events():
         return ak.unflatten(values, counts)
 
     events = make_events(
-        px=jag(rng.normal(size=n)),
-        py=jag(rng.normal(size=n)),
-        pz=jag(rng.normal(size=n)),
-        E=jag(rng.normal(size=n) ** 2 + 5),
+        p4={
+            "px": jag(rng.normal(size=n)),
+            "py": jag(rng.normal(size=n)),
+            "pz": jag(rng.normal(size=n)),
+            "E": jag(rng.normal(size=n) ** 2 + 5),
+        },
         pid=jag(rng.choice([13, -13, 11, -11, 22, 0, 1000022], size=n)),
         status=jag(rng.choice([1, 1, 1, 2, -1], size=n)),
     )

@@ -298,8 +298,24 @@ def transformation_check(
         SchemaError: the transformation broke the event layout or gave non-finite features.
 
     Example:
-        >>> chk = transformation_check(trained, fs, boost_z(0.5))  # doctest: +SKIP
-        >>> chk.relevance_max_diff  # doctest: +SKIP
+        A short fit on the e+e- -> mu+ mu- toy: a rotation about the beam is a symmetry and
+        leaves the relevance spectrum as it was; a boost along the beam is not one.
+
+        >>> from latentsym.models import Architecture, FitOptions, TrainConfig, fit
+        >>> from latentsym.toys import MUON_PAIR, ee_to_mumu
+        >>> fm = build(ee_to_mumu(2000, seed=0), particle_names=MUON_PAIR)
+        >>> trained = fit(
+        ...     fm,
+        ...     arch=Architecture(latent_dim=4, hidden=(32, 32)),
+        ...     train=TrainConfig(epochs=40, batch_size=128),
+        ...     options=FitOptions(progress=False),
+        ... )
+        >>> rot = transformation_check(trained, fm, rotate_z(1.0))
+        >>> boost = transformation_check(trained, fm, boost_z(0.5))
+        >>> rot.transform, rot.n_relevant_original, rot.n_relevant_transformed
+        ('rotate_z(1.0)', 3, 3)
+        >>> rot.relevance_max_diff < 0.01, round(boost.relevance_max_diff, 2)
+        (True, 0.05)
     """
     rep = representation if representation is not None else trained.representation
     if get_representation(rep).name != trained.representation:
@@ -371,9 +387,24 @@ def rotation_check(
         A :class:`SymmetryCheck` with ``phi`` filled in.
 
     Example:
-        >>> chk = rotation_check(trained, fs)  # doctest: +SKIP
-        >>> chk.relevance_max_diff < 0.05, chk.phi.pvalue > 0.01  # doctest: +SKIP
-        (True, True)
+        The short fit of :func:`transformation_check`: random rotations keep the spectrum,
+        the latent displacement lies in one plane, but decoded phi is not yet as flat as the
+        data's (KS statistic 0.06 against 0.03):
+
+        >>> from latentsym.models import Architecture, FitOptions, TrainConfig, fit
+        >>> from latentsym.toys import MUON_PAIR, ee_to_mumu
+        >>> fm = build(ee_to_mumu(2000, seed=0), particle_names=MUON_PAIR)
+        >>> trained = fit(
+        ...     fm,
+        ...     arch=Architecture(latent_dim=4, hidden=(32, 32)),
+        ...     train=TrainConfig(epochs=40, batch_size=128),
+        ...     options=FitOptions(progress=False),
+        ... )
+        >>> chk = rotation_check(trained, fm, n_samples=1000)
+        >>> chk.relevance_max_diff < 0.01, round(chk.displacement_top2, 2)
+        (True, 0.99)
+        >>> chk.phi.particle, round(chk.phi.statistic, 2), round(chk.phi.data_statistic, 2)
+        ('mu+', 0.06, 0.03)
     """
     check = transformation_check(
         trained, fs, rotate_z(angles), representation=representation, n_events=n_events, seed=seed

@@ -202,10 +202,12 @@ def _plan_latentsym(where: str, keys: list[str], stored: Mapping[str, Any]) -> P
 
     def build(a: ak.Array, source: str) -> tuple[ak.Array, dict[str, Any]]:
         ev = make_events(
-            px=a["particle_px"],
-            py=a["particle_py"],
-            pz=a["particle_pz"],
-            E=a["particle_E"],
+            p4={
+                "px": a["particle_px"],
+                "py": a["particle_py"],
+                "pz": a["particle_pz"],
+                "E": a["particle_E"],
+            },
             pid=a["particle_pid"],
             status=a["particle_status"] if "particle_status" in a.fields else None,
             weight=ak.to_numpy(a["weight"]) if "weight" in a.fields else None,
@@ -250,10 +252,12 @@ def _plan_flat(where: str, keys: list[str], flavour: str) -> Plan:
         if all(q in a.fields for q in charges):
             extra["charge"] = _stack(a, charges, np.int64)
         ev = make_events(
-            px=_stack(a, [f"px{i}" for i in idx]),
-            py=_stack(a, [f"py{i}" for i in idx]),
-            pz=_stack(a, [f"pz{i}" for i in idx]),
-            E=_stack(a, [f"E{i}" for i in idx]),
+            p4={
+                "px": _stack(a, [f"px{i}" for i in idx]),
+                "py": _stack(a, [f"py{i}" for i in idx]),
+                "pz": _stack(a, [f"pz{i}" for i in idx]),
+                "E": _stack(a, [f"E{i}" for i in idx]),
+            },
             pid=ak.from_regular(np.stack(pids, axis=1)),
             extra=extra,
             source=source,
@@ -290,9 +294,10 @@ def _plan_jagged(where: str, keys: list[str], collections: Sequence[str] | None)
             charged = base in (11, 13, 15) and f"{c}_Charge" in a.fields
             parts["pid"].append(_pid_from_charge(q, base) if charged else ones * base)
         cat = {k: ak.concatenate(v, axis=1) for k, v in parts.items()}
-        charge = cat.pop("charge")
+        charge, pid = cat.pop("charge"), cat.pop("pid")
         ev = make_events(
-            **cat,
+            p4=cat,
+            pid=pid,
             weight=ak.to_numpy(a[wkey]) if wkey else None,
             extra={"charge": charge} if charges else None,
             source=source,
@@ -343,10 +348,7 @@ def _plan_edm4hep(where: str, keys: list[str], collections: Sequence[str] | None
             status = ak.ones_like(px, dtype=np.int64)
             pid = ak.zeros_like(px, dtype=np.int64)
         ev = make_events(
-            px=px,
-            py=a[momenta[1]],
-            pz=a[momenta[2]],
-            E=a[momenta[3]],
+            p4={"px": px, "py": a[momenta[1]], "pz": a[momenta[2]], "E": a[momenta[3]]},
             pid=pid,
             status=status,
             extra=extra,
@@ -377,10 +379,7 @@ def _plan_nanoaod(where: str, keys: list[str]) -> Plan:
         )
         st = _i64(a["GenPart_status"][keep])
         ev = make_events(
-            px=v.px,
-            py=v.py,
-            pz=v.pz,
-            E=v.E,
+            p4={"px": v.px, "py": v.py, "pz": v.pz, "E": v.E},
             pid=a["GenPart_pdgId"][keep],
             status=ak.where(st == 1, 1, ak.where(st == 21, -1, 2)),
             weight=ak.to_numpy(a[wkey]) if wkey else None,
@@ -417,10 +416,7 @@ def _plan_mapping(where: str, keys: list[str], branches: Mapping[str, Any]) -> P
 
         px = get("px")
         ev = make_events(
-            px=px,
-            py=get("py"),
-            pz=get("pz"),
-            E=get("E"),
+            p4={"px": px, "py": get("py"), "pz": get("pz"), "E": get("E")},
             pid=get("pid", np.int64) if "pid" in spec else ak.zeros_like(px, dtype=np.int64),
             status=get("status", np.int64) if "status" in spec else None,
             weight=ak.to_numpy(a[spec["weight"][0]]) if "weight" in spec else None,

@@ -33,8 +33,13 @@ def describe(
     order of :func:`select_final_state`) the ranges of E, pT, eta and phi.
 
     Example:
-        >>> describe("samples/ee_mumu_91GeV.lhe.gz")["n_events"]  # doctest: +SKIP
-        20000
+        >>> d = describe(SAMPLES / "ee_mumu_91GeV.lhe.gz", max_events=500)
+        >>> d["format"], d["n_events"], d["sqrt_s"], d["beams"]
+        ('lhe.gz', 500, 91.2, ['e-', 'e+'])
+        >>> d["final_states"]
+        [{'particles': ['mu+', 'mu-'], 'pids': [-13, 13], 'count': 500}]
+        >>> d["kinematics"][0]["particle"], d["kinematics"][0]["E"]
+        ('mu+', [45.6, 45.6])
     """
     t0 = time.perf_counter()
     events, info = read_events(path, max_events=max_events, **options)
@@ -85,7 +90,28 @@ def describe(
 
 
 def format_description(d: dict[str, Any], *, max_final_states: int = 10) -> str:
-    """Human-readable text of a :func:`describe` dictionary."""
+    """Human-readable text of a :func:`describe` dictionary.
+
+    Example:
+        The table's columns are wider in the real output.
+
+        >>> d = describe(SAMPLES / "ee_mumu_91GeV.lhe.gz", max_events=500)
+        >>> print(format_description(d))
+        /...samples/ee_mumu_91GeV.lhe.gz
+          format        lhe.gz
+          events        500  (read in ... s)
+          beams         e- e+  (45.6 + 45.6 GeV)
+          sqrt(s)       91.2 GeV
+          cross-section 1998.11 +- 9.917e-06 pb
+          generators    Pythia 8.317
+          weights       0 named; sum 500; 0 negative
+          final states
+                 500  mu+ mu-
+          kinematics of the most common final state (min .. max)
+            particle         E [GeV]          pT [GeV]          eta            phi
+            mu+        45.6 .. 45.6     2.387 .. 45.6    -3.64 .. 3.08   -3.141 .. 3.082
+            mu-        45.6 .. 45.6     2.387 .. 45.6    -3.08 .. 3.64   -3.127 .. 3.140
+    """
     lines = [f"{d['path']}"]
     where = f" (tree {d['tree']!r}, layout {d['layout']})" if d.get("tree") else ""
     lines.append(f"  format        {d['format']}{where}")

@@ -24,7 +24,7 @@ import pylhe
 
 from latentsym._atomic import atomic_output
 from latentsym.errors import ConfigError, OutputError, SchemaError
-from latentsym.io.lhe import _EVENT_FIELDS, _INIT_KEYS
+from latentsym.io.lhe import EVENT_FIELDS, INIT_KEYS
 from latentsym.io.schema import RunInfo
 
 __all__ = ["write_lhe"]
@@ -95,8 +95,15 @@ def write_lhe(
             be written.
 
     Example:
-        >>> events, info = read_lhe("in.lhe")  # doctest: +SKIP
-        >>> write_lhe(events[:100], "first100.lhe.gz", info)  # doctest: +SKIP
+        >>> from latentsym.io.lhe import read_lhe
+        >>> events, info = read_lhe(SAMPLES / "ee_mumu_91GeV.lhe.gz", max_events=100)
+        >>> write_lhe(events, "first100.lhe.gz", info)
+        PosixPath('first100.lhe.gz')
+        >>> back, back_info = read_lhe("first100.lhe.gz")
+        >>> len(back), back_info.sqrt_s
+        (100, 91.2)
+        >>> ak.to_list(back.particles.p4.px) == ak.to_list(events.particles.p4.px)
+        True
     """
     out = Path(path)
     compress = out.name.endswith(".lhe.gz")
@@ -163,7 +170,7 @@ def _to_pylhe(events: ak.Array, info: RunInfo | None, source: str) -> pylhe.LHEF
         else pylhe.LHEGenerator(name=g, version="", description="")
         for g in info.generators
     ]
-    rest = {k: v for k, v in extra.items() if k not in (*_INIT_KEYS, "first_event")}
+    rest = {k: v for k, v in extra.items() if k not in (*INIT_KEYS, "first_event")}
     elements = []
     if rest:
         try:
@@ -263,7 +270,7 @@ def _block_events(
     floats += [column("lifetime", 0.0, np.float64), column("spin", 9.0, np.float64)]
     top = set(ak.fields(events))
     proc = _column_or(events, top, "process_id", default_proc, np.int64)
-    scale, aqed, aqcd = (_column_or(events, top, k, -1.0, np.float64) for k in _EVENT_FIELDS[1:])
+    scale, aqed, aqcd = (_column_or(events, top, k, -1.0, np.float64) for k in EVENT_FIELDS[1:])
     named = [ak.to_numpy(events.weights[n]).astype(np.float64).tolist() for n in names]
     w = weight.tolist()
     for i in range(len(counts)):

@@ -108,10 +108,7 @@ def sqrt_s_from_beams(energies: tuple[float, float], pids: tuple[int, int] | Non
 
 def make_events(
     *,
-    px: Any,
-    py: Any,
-    pz: Any,
-    E: Any,
+    p4: Mapping[str, Any],
     pid: Any,
     status: Any | None = None,
     weight: Any | None = None,
@@ -123,7 +120,8 @@ def make_events(
     """Build an event array in the latentsym schema from jagged per-particle arrays.
 
     Args:
-        px, py, pz, E: jagged arrays ``[N, var]`` of momenta and energies in GeV.
+        p4: ``{"px": ..., "py": ..., "pz": ..., "E": ...}``, jagged arrays ``[N, var]`` of
+            momenta and energies in GeV.
         pid: jagged ``[N, var]`` PDG ids.
         status: jagged ``[N, var]`` statuses (default: 1, all outgoing final state).
         weight: ``[N]`` nominal weights (default 1.0).
@@ -141,12 +139,15 @@ def make_events(
         SchemaError: when a momentum component is NaN or infinite (names the event).
 
     Example:
-        >>> ev = make_events(px=[[1.0, -1.0]], py=[[0.0, 0.0]], pz=[[0.0, 0.0]],
-        ...                  E=[[1.0, 1.0]], pid=[[13, -13]])
+        >>> ev = make_events(p4={"px": [[1.0, -1.0]], "py": [[0.0, 0.0]], "pz": [[0.0, 0.0]],
+        ...                      "E": [[1.0, 1.0]]}, pid=[[13, -13]])
         >>> float(ev.particles.p4.mass2[0, 0])
         0.0
     """
-    px_a = ak.values_astype(ak.Array(px), np.float64)
+    missing = [c for c in ("px", "py", "pz", "E") if c not in p4]
+    if missing:
+        raise SchemaError(f"{source}: p4 lacks {missing}; give px, py, pz and E")
+    px_a = ak.values_astype(ak.Array(p4["px"]), np.float64)
     n = len(px_a)
     counts = ak.num(px_a, axis=1)
     if status is None:
@@ -154,9 +155,9 @@ def make_events(
     p4 = vector.zip(
         {
             "px": px_a,
-            "py": ak.values_astype(ak.Array(py), np.float64),
-            "pz": ak.values_astype(ak.Array(pz), np.float64),
-            "E": ak.values_astype(ak.Array(E), np.float64),
+            "py": ak.values_astype(ak.Array(p4["py"]), np.float64),
+            "pz": ak.values_astype(ak.Array(p4["pz"]), np.float64),
+            "E": ak.values_astype(ak.Array(p4["E"]), np.float64),
         }
     )
     fields: dict[str, Any] = {

@@ -75,6 +75,7 @@ __all__ = [
     "ConstraintResult",
     "Ledger",
     "RankSummary",
+    "Tolerances",
     "candidate_constraints",
     "dimension_ledger",
 ]
@@ -213,6 +214,27 @@ class RankSummary:
     smallest_kept: float
     largest_dropped: float
     constraints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The thresholds of :func:`dimension_ledger` (``Ledger.tolerances`` is their dict).
+
+    Attributes:
+        exact_tol: largest ``spread`` of an exact constraint.
+        approx_tol: largest ``width`` of an approximate constraint (above ``exact_tol``).
+        rank_tol: relative singular-value tolerance of the Jacobian rank, in (0, 1).
+        linear_tol: relative eigenvalue tolerance of the linear rank, in (0, 1).
+
+    Example:
+        >>> Tolerances(approx_tol=0.05)
+        Tolerances(exact_tol=1e-06, approx_tol=0.05, rank_tol=1e-05, linear_tol=1e-06)
+    """
+
+    exact_tol: float = EXACT_TOL
+    approx_tol: float = APPROX_TOL
+    rank_tol: float = RANK_TOL
+    linear_tol: float = LINEAR_TOL
 
 
 @dataclass(frozen=True)
@@ -452,10 +474,7 @@ def dimension_ledger(
     particle_names: Sequence[str],
     representation: str | Representation = "cartesian",
     *,
-    exact_tol: float = EXACT_TOL,
-    approx_tol: float = APPROX_TOL,
-    rank_tol: float = RANK_TOL,
-    linear_tol: float = LINEAR_TOL,
+    tolerances: Tolerances | None = None,
     n_points: int = 256,
     seed: int = 0,
 ) -> Ledger:
@@ -466,10 +485,8 @@ def dimension_ledger(
             converted to float64 (rounding already in the values is what it is).
         particle_names: the n particle names, in order (``FinalState.names``).
         representation: feature representation (``"cartesian"``, ``"collider"``).
-        exact_tol: largest ``spread`` of an exact constraint.
-        approx_tol: largest ``width`` of an approximate constraint.
-        rank_tol: relative singular-value tolerance of the Jacobian rank.
-        linear_tol: relative eigenvalue tolerance of the linear rank.
+        tolerances: the thresholds of exact and approximate constraints and of the two
+            ranks (default :class:`Tolerances`: 1e-6, 0.1, 1e-5, 1e-6).
         n_points: number of events (drawn at random) where the Jacobian is evaluated.
         seed: seed of that draw.
 
@@ -488,12 +505,8 @@ def dimension_ledger(
         >>> (led.n_features, led.manifold_dim, led.linear_rank)
         (8, 2, 3)
     """
-    tols = {
-        "exact_tol": exact_tol,
-        "approx_tol": approx_tol,
-        "rank_tol": rank_tol,
-        "linear_tol": linear_tol,
-    }
+    tols = asdict(tolerances if tolerances is not None else Tolerances())
+    exact_tol, approx_tol, rank_tol = tols["exact_tol"], tols["approx_tol"], tols["rank_tol"]
     p = _check_inputs(momenta, particle_names, tols, n_points)
     rep = get_representation(representation)
     feat_t = rep.from_momenta(torch.from_numpy(p))
@@ -536,7 +549,7 @@ def dimension_ledger(
         n_events=len(p),
         manifold_dim=len(names) - exact.rank,
         manifold_dim_approx=len(names) - approx.rank,
-        linear_rank=int((spectrum > linear_tol).sum()),
+        linear_rank=int((spectrum > tols["linear_tol"]).sum()),
         jacobian=exact,
         jacobian_approx=approx,
         eigenvalues=tuple(float(e) for e in spectrum),

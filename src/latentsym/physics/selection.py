@@ -177,9 +177,17 @@ def select_final_state(
         TopologyError: when no event has the requested final state (lists the ones present).
 
     Example:
-        >>> fs = select_final_state(events, "mu+ mu-")  # doctest: +SKIP
-        >>> fs.summary()  # doctest: +SKIP
-        'mu+ mu-: kept 20000 of 20000 events'
+        >>> from latentsym.io import read_events
+        >>> events, _ = read_events(SAMPLES / "ee_mumu_91GeV.lhe.gz", max_events=1000)
+        >>> fs = select_final_state(events, "mu+ mu-")
+        >>> fs.summary()
+        'mu+ mu-: kept 1000 of 1000 events'
+        >>> fs.names, fs.pids, fs.momenta().shape
+        (('mu+', 'mu-'), (-13, 13), (1000, 2, 4))
+        >>> select_final_state(events, "e+ e-")
+        Traceback (most recent call last):
+        ...
+        latentsym.errors.TopologyError: no event has the final state 'e+ e-'. Present: mu+ mu-: 1000
     """
     if "particles" not in ak.fields(events):
         raise SchemaError("events have no 'particles' field; read them with latentsym.read_events")

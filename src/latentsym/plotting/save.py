@@ -43,8 +43,14 @@ def save_figure(
             missing or not writable. The figure stays open then.
 
     Example:
-        >>> ax = plot_relevance([0.8, 0.7, 0.01], threshold=0.1)  # doctest: +SKIP
-        >>> save_figure(ax.figure, "relevance.png")  # doctest: +SKIP
+        >>> from latentsym.plotting.relevance import plot_relevance
+        >>> ax = plot_relevance([0.8, 0.7, 0.01], threshold=0.1)
+        >>> save_figure(ax.figure, "relevance.png")
+        PosixPath('relevance.png')
+        >>> save_figure(ax.figure, "relevance.png")
+        Traceback (most recent call last):
+        ...
+        latentsym.errors.OutputError: relevance.png: the file exists. Choose another path ...
     """
     dest = Path(path)
     suffix = dest.suffix.lower()

@@ -25,8 +25,24 @@ def plot_scan(result: ScanResult, ax: Axes | None = None) -> Axes:
         The Axes.
 
     Example:
+        Four short fits (two seconds) on the unit circle: two relevant directions (the
+        circle's linear rank) at both betas, a plateau.
+
         >>> from latentsym.analysis.scan import beta_scan
-        >>> ax = plot_scan(beta_scan(x, betas=(0.1, 1.0), seeds=(0, 1)))  # doctest: +SKIP
+        >>> from latentsym.models import Architecture, TrainConfig
+        >>> from latentsym.toys import circle
+        >>> result = beta_scan(
+        ...     circle(1000, seed=0),
+        ...     betas=(0.3, 0.5),
+        ...     seeds=(0, 1),
+        ...     arch=Architecture(latent_dim=3, hidden=(32,)),
+        ...     train=TrainConfig(epochs=50, batch_size=100),
+        ... )
+        >>> result.k_table.tolist(), result.plateau.k
+        ([[2, 2], [2, 2]], 2)
+        >>> ax = plot_scan(result)
+        >>> ax.get_xscale(), ax.get_legend_handles_labels()[1]
+        ('log', ['plateau: k = 2', 'mean over seeds'])
     """
     if ax is None:
         _, ax = plt.subplots(figsize=scaled_size(6.0, 4.0))

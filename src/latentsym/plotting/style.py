@@ -34,7 +34,17 @@ def use_style(name: str = "CMS") -> None:
         ConfigError: for an unknown style name.
 
     Example:
-        >>> use_style("ATLAS")  # doctest: +SKIP
+        Inside ``matplotlib.rc_context`` the style is undone on leaving the block:
+
+        >>> import matplotlib as mpl
+        >>> with mpl.rc_context():
+        ...     use_style("ATLAS")
+        ...     mpl.rcParams["xtick.direction"], mpl.rcParams["xtick.minor.visible"]
+        ('in', True)
+        >>> use_style("CDF")
+        Traceback (most recent call last):
+        ...
+        latentsym.errors.ConfigError: unknown plot style 'CDF'; allowed: ATLAS, CMS, LHCb, ...
     """
     if name not in STYLES:
         raise ConfigError(f"unknown plot style {name!r}; allowed: {', '.join(STYLES)}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentsym.errors import ConfigError
-from latentsym.toys._checks import _check_n, _check_positive
+from latentsym.toys.checks import check_n, check_positive
 
 __all__ = [
     "MUON_MASS",
@@ -83,8 +83,8 @@ def ee_to_mumu(n: int, sqrt_s: float = 91.2, seed: int = 0) -> np.ndarray:
         >>> bool(np.allclose(p.sum(axis=1), [91.2, 0, 0, 0]))
         True
     """
-    _check_n(n, "ee_to_mumu")
-    _check_positive(sqrt_s - 2.0 * MUON_MASS, "sqrt_s - 2 m_mu", "ee_to_mumu")
+    check_n(n, "ee_to_mumu")
+    check_positive(sqrt_s - 2.0 * MUON_MASS, "sqrt_s - 2 m_mu", "ee_to_mumu")
     rng = np.random.default_rng(seed)
     cos_t = _cos_theta_1pc2(rng.uniform(size=n))
     phi = rng.uniform(-np.pi, np.pi, n)
@@ -128,14 +128,14 @@ def pp_to_mumu(
         >>> bool(np.allclose(p[:, :, 1:3].sum(axis=1), 0.0))
         True
     """
-    _check_n(n, "pp_to_mumu")
+    check_n(n, "pp_to_mumu")
     low, high = (float(w) for w in mass_window)
     if not 2.0 * MUON_MASS < low < high:
         raise ConfigError(
             f"pp_to_mumu: mass_window must be (low, high) with 2 m_mu < low < high, "
             f"got {mass_window!r}"
         )
-    _check_positive(rapidity_width, "rapidity_width", "pp_to_mumu")
+    check_positive(rapidity_width, "rapidity_width", "pp_to_mumu")
     rng = np.random.default_rng(seed)
     mass = _breit_wigner_mass(rng, n, (low, high))
     y = rng.normal(0.0, rapidity_width, n)
@@ -173,10 +173,10 @@ def flat_phase_space(n: int, n_bodies: int = 3, sqrt_s: float = 100.0, seed: int
         >>> bool(np.allclose(p.sum(axis=1), [100.0, 0, 0, 0]))
         True
     """
-    _check_n(n, "flat_phase_space")
+    check_n(n, "flat_phase_space")
     if isinstance(n_bodies, bool) or not isinstance(n_bodies, int) or n_bodies < 2:
         raise ConfigError(f"flat_phase_space: n_bodies must be an integer >= 2, got {n_bodies!r}")
-    _check_positive(sqrt_s, "sqrt_s", "flat_phase_space")
+    check_positive(sqrt_s, "sqrt_s", "flat_phase_space")
     rng = np.random.default_rng(seed)
     u = rng.uniform(size=(4, n, n_bodies))
     cos_t = 2.0 * u[0] - 1.0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from latentsym.errors import ConfigError
-from latentsym.toys._checks import _check_n
+from latentsym.toys.checks import check_n
 
 __all__ = ["GaussianToy", "gaussian", "o2_gaussian", "random_rotation"]
 
@@ -64,7 +64,7 @@ def random_rotation(n_features: int, seed: int = 0) -> np.ndarray:
         >>> bool(np.allclose(q.T @ q, np.eye(4)))
         True
     """
-    _check_n(n_features, "random_rotation (n_features)")
+    check_n(n_features, "random_rotation (n_features)")
     rng = np.random.default_rng(seed)
     q, r = np.linalg.qr(rng.standard_normal((n_features, n_features)))
     return np.asarray(q * np.sign(np.diag(r)))
@@ -103,7 +103,7 @@ def gaussian(
         >>> np.round(np.linalg.eigvalsh(np.cov(toy.x.T))[::-1], 1).tolist()
         [4.0, 1.0, 0.2]
     """
-    _check_n(n, "gaussian")
+    check_n(n, "gaussian")
     lam = np.asarray(eigenvalues, dtype=np.float64)
     if lam.ndim != 1 or len(lam) < 1 or not np.all(np.isfinite(lam) & (lam > 0)):
         raise ConfigError(

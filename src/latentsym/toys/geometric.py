@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentsym.errors import ConfigError
-from latentsym.toys._checks import _check_n, _check_positive
+from latentsym.toys.checks import check_n, check_positive
 
 __all__ = ["circle", "oscillators", "sphere", "torus"]
 
@@ -38,7 +38,7 @@ def circle(n: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
         >>> bool(np.allclose((x**2).sum(1), 1.0))
         True
     """
-    _check_n(n, "circle")
+    check_n(n, "circle")
     if noise < 0:
         raise ConfigError(f"circle: noise must be >= 0, got {noise!r}")
     rng = np.random.default_rng(seed)
@@ -57,7 +57,7 @@ def sphere(n: int, seed: int = 0) -> np.ndarray:
         >>> bool(np.allclose(np.linalg.norm(x, axis=1), 1.0))
         True
     """
-    _check_n(n, "sphere")
+    check_n(n, "sphere")
     rng = np.random.default_rng(seed)
     v = rng.normal(size=(n, 3))
     return v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -79,9 +79,9 @@ def torus(n: int, major: float = 2.0, minor: float = 1.0, seed: int = 0) -> np.n
         >>> torus(5).shape
         (5, 3)
     """
-    _check_n(n, "torus")
-    _check_positive(major, "major", "torus")
-    _check_positive(minor, "minor", "torus")
+    check_n(n, "torus")
+    check_positive(major, "major", "torus")
+    check_positive(minor, "minor", "torus")
     if minor >= major:
         raise ConfigError(f"torus: minor radius {minor} must be smaller than major {major}")
     rng = np.random.default_rng(seed)
@@ -104,9 +104,9 @@ def oscillators(n: int, energies: tuple[float, float] = (1.0, 2.0), seed: int = 
         >>> bool(np.allclose(0.5 * (z[:, 2] ** 2 + z[:, 3] ** 2), 2.0))
         True
     """
-    _check_n(n, "oscillators")
+    check_n(n, "oscillators")
     for k, e in enumerate(energies):
-        _check_positive(e, f"energies[{k}]", "oscillators")
+        check_positive(e, f"energies[{k}]", "oscillators")
     rng = np.random.default_rng(seed)
     cols = []
     for e in energies:
