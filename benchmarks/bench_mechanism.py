@@ -34,8 +34,14 @@ import torch
 from latentsym.analysis.mechanism_check import mechanism_check, plain_baseline
 from latentsym.features import FeatureMatrix, build
 from latentsym.io import read_events
-from latentsym.models import fit
-from latentsym.models.mechanism import fit_mechanism
+from latentsym.models import (
+    Architecture,
+    FitOptions,
+    MechanismSpec,
+    TrainConfig,
+    fit,
+    fit_mechanism,
+)
 from latentsym.physics.selection import select_final_state
 
 __all__ = ["main"]
@@ -65,18 +71,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    common: dict[str, Any] = {
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "progress": False,
-        "num_threads": args.threads,
-    }
+    arch = Architecture(latent_dim=6)
+    train = TrainConfig(epochs=args.epochs, seed=args.seed)
+    options = FitOptions(progress=False, num_threads=args.threads)
     rows: list[dict[str, Any]] = []
     for sample, mechanism_sets in _RUNS:
         fm = _features(sample, args.events)
         for mechanisms in mechanism_sets:
             t0 = time.perf_counter()
-            trained = fit_mechanism(fm, mechanisms=mechanisms, **common)
+            spec = MechanismSpec(mechanisms=mechanisms)
+            trained = fit_mechanism(fm, mechanism=spec, arch=arch, train=train, options=options)
             seconds = time.perf_counter() - t0
             chk = mechanism_check(trained, fm, particle="mu-", seed=args.seed)
             rows.append(
@@ -90,7 +94,7 @@ def main() -> None:
                 }
             )
         t0 = time.perf_counter()
-        plain = fit(fm, latent_dim=6, **common)
+        plain = fit(fm, arch=arch, train=train, options=options)
         seconds = time.perf_counter() - t0
         all_mechanisms = sorted({m for ms in mechanism_sets for m in ms})
         base = plain_baseline(plain, fm, mechanisms=all_mechanisms, particle="mu-", seed=args.seed)
@@ -107,7 +111,12 @@ def main() -> None:
     print(_table(rows))
     if args.out is not None:
         record = {
-            "settings": {**vars(args), "out": str(args.out), "latent_dim": 6, "beta": 0.1},
+            "settings": {
+                **vars(args),
+                "out": str(args.out),
+                "latent_dim": arch.latent_dim,
+                "beta": train.beta,
+            },
             "machine": {"python": platform.python_version(), "torch": torch.__version__},
             "rows": rows,
         }

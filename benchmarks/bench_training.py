@@ -33,7 +33,7 @@ import torch
 
 from latentsym.features import build
 from latentsym.io.read import read_events
-from latentsym.models import VAE, fit, vae_loss
+from latentsym.models import VAE, Architecture, FitOptions, TrainConfig, fit, vae_loss
 from latentsym.physics.selection import select_final_state
 
 __all__ = ["bare_loop", "main", "sample_features", "trainer"]
@@ -45,6 +45,8 @@ _LATENT = 6
 _BATCH = 1024
 _LR = 1e-3
 _BETA = 0.1
+_ARCH = Architecture(latent_dim=_LATENT, hidden=_HIDDEN)
+_QUIET = FitOptions(progress=False)
 
 
 def sample_features() -> np.ndarray:
@@ -58,18 +60,10 @@ def trainer(x: np.ndarray, epochs: int, seed: int = 0) -> tuple[float, list[floa
     """Wall seconds of ``fit`` on ``x`` for ``epochs`` epochs (no validation, no output),
     and the seconds of each epoch as the trainer recorded them."""
     start = time.perf_counter()
-    trained = fit(
-        x,
-        latent_dim=_LATENT,
-        hidden=_HIDDEN,
-        beta=_BETA,
-        epochs=epochs,
-        batch_size=_BATCH,
-        lr=_LR,
-        val_fraction=0.0,
-        seed=seed,
-        progress=False,
+    train = TrainConfig(
+        beta=_BETA, epochs=epochs, batch_size=_BATCH, lr=_LR, val_fraction=0.0, seed=seed
     )
+    trained = fit(x, arch=_ARCH, train=train, options=_QUIET)
     return time.perf_counter() - start, [h["seconds"] for h in trained.history]
 
 

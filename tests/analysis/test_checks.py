@@ -23,13 +23,14 @@ from latentsym.analysis.symmetry import (
 from latentsym.errors import ConfigError
 from latentsym.features import build
 from latentsym.io.read import read_events
-from latentsym.models import fit
+from latentsym.models import FitOptions, TrainConfig, fit
 from latentsym.physics.constraints import dimension_ledger
 from latentsym.physics.selection import select_final_state
 
 MUON_MASSES = ("m2(mu+)", "m2(mu-)")
 MOMENTUM = ("sum_px", "sum_py", "sum_pz", "m2(mu+,mu-)")
 TRIVIAL = ("sum_E", "const(E_mu+)", "const(E_mu-)")
+QUIET = FitOptions(progress=False)
 
 
 def _ee(n: int | None):
@@ -45,8 +46,8 @@ def _ee(n: int | None):
 def ee():
     """A small fit (5000 events, 40 epochs) and an untrained one on the same events."""
     fs, fm = _ee(5000)
-    trained = fit(fm, seed=0, epochs=40, progress=False)
-    untrained = fit(fm, seed=0, epochs=1, lr=1e-9, progress=False)
+    trained = fit(fm, train=TrainConfig(seed=0, epochs=40), options=QUIET)
+    untrained = fit(fm, train=TrainConfig(seed=0, epochs=1, lr=1e-9), options=QUIET)
     ledger = dimension_ledger(fm.momenta, fm.particle_names)
     mu, sigma = trained.encode(fm)
     dims = relevance(mu, sigma=sigma).relevant_dims
@@ -172,7 +173,7 @@ def test_transform_errors(ee):
 def test_design_targets_ee_full():
     """DESIGN.md targets on the bundled e+e- sample with a default fit (20k events)."""
     fs, fm = _ee(None)
-    trained = fit(fm, seed=0, progress=False)
+    trained = fit(fm, train=TrainConfig(seed=0), options=QUIET)
     ledger = dimension_ledger(fm.momenta, fm.particle_names)
     mu, sigma = trained.encode(fm)
     dims = relevance(mu, sigma=sigma).relevant_dims
@@ -196,7 +197,7 @@ def test_design_targets_ee_full():
 @pytest.fixture(scope="module")
 def ee_full_check():
     _, fm = _ee(None)
-    trained = fit(fm, seed=0, progress=False)
+    trained = fit(fm, train=TrainConfig(seed=0), options=QUIET)
     ledger = dimension_ledger(fm.momenta, fm.particle_names)
     mu, sigma = trained.encode(fm)
     return constraint_residuals(trained, fm, ledger, relevance(mu, sigma=sigma).relevant_dims)

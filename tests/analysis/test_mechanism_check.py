@@ -22,12 +22,22 @@ from latentsym.analysis.mechanism_check import (
 from latentsym.errors import ConfigError, SchemaError
 from latentsym.features import FeatureMatrix, build
 from latentsym.io import read_events
-from latentsym.models import TrainedModel, fit
-from latentsym.models.mechanism import fit_mechanism
+from latentsym.models import (
+    Architecture,
+    FitOptions,
+    MechanismSpec,
+    TrainConfig,
+    TrainedModel,
+    fit,
+    fit_mechanism,
+)
 from latentsym.physics.observables import observables
 from latentsym.physics.selection import select_final_state
 
-FAST = {"batch_size": 256, "hidden": (64, 64), "progress": False, "num_threads": 1}
+FAST_ARCH = Architecture(latent_dim=6, hidden=(64, 64))
+FAST_TRAIN = TrainConfig(epochs=30, batch_size=256, seed=0)
+QUIET = FitOptions(progress=False, num_threads=1)
+AZIMUTHAL = MechanismSpec(mechanisms=("azimuthal",))
 
 
 def _features(name: str, n: int | None) -> FeatureMatrix:
@@ -42,7 +52,7 @@ def ee() -> FeatureMatrix:
 
 @pytest.fixture(scope="module")
 def ee_model(ee: FeatureMatrix) -> TrainedModel:
-    return fit_mechanism(ee, mechanisms=("azimuthal",), epochs=30, seed=0, **FAST)
+    return fit_mechanism(ee, mechanism=AZIMUTHAL, arch=FAST_ARCH, train=FAST_TRAIN, options=QUIET)
 
 
 def _pairwise_fisher_lee(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,7 +151,7 @@ def test_designated_block_follows_the_azimuth(ee: FeatureMatrix, ee_model: Train
 
 
 def test_plain_vae_baseline_and_refusals(ee: FeatureMatrix, ee_model: TrainedModel) -> None:
-    plain = fit(ee, latent_dim=6, epochs=30, seed=0, **FAST)
+    plain = fit(ee, arch=FAST_ARCH, train=FAST_TRAIN, options=QUIET)
     base = plain_baseline(plain, ee, particle="mu-", n_events=2000)
     assert len(base.relevant_dims) >= 2
     assert base.plane is not None
@@ -162,14 +172,16 @@ def test_plain_vae_baseline_and_refusals(ee: FeatureMatrix, ee_model: TrainedMod
 def test_full_size_numbers() -> None:
     """The benchmark's numbers on the full samples (about 45 s on 1 thread)."""
     ee = _features("ee_mumu_91GeV.lhe.gz", None)
-    trained = fit_mechanism(ee, mechanisms=("azimuthal",), progress=False, num_threads=1)
+    trained = fit_mechanism(ee, mechanism=AZIMUTHAL, options=QUIET)
     chk = mechanism_check(trained, ee, particle="mu-")
     assert chk.circular_correlation is not None
     assert chk.circular_correlation > 0.99
     assert chk.invariance_error is not None
     assert chk.invariance_error < 0.05
     pp = _features("pp_mumu_13TeV.lhe.gz", None)
-    both = fit_mechanism(pp, mechanisms=("azimuthal", "boost-z"), progress=False, num_threads=1)
+    both = fit_mechanism(
+        pp, mechanism=MechanismSpec(mechanisms=("azimuthal", "boost-z")), options=QUIET
+    )
     chk = mechanism_check(both, pp, particle="mu-")
     assert chk.circular_correlation is not None
     assert chk.circular_correlation > 0.99

@@ -16,7 +16,14 @@ from latentsym.analysis.symmetry import boost_z, rotate_z
 from latentsym.errors import ConfigError
 from latentsym.features import FeatureMatrix, build
 from latentsym.io import read_events
-from latentsym.models import MODEL_TYPES, load_model
+from latentsym.models import (
+    MODEL_TYPES,
+    Architecture,
+    FitOptions,
+    MechanismSpec,
+    TrainConfig,
+    load_model,
+)
 from latentsym.models.mechanism import (
     MechanismVAE,
     MechanismVAEConfig,
@@ -26,7 +33,9 @@ from latentsym.models.mechanism import (
 )
 from latentsym.physics.selection import select_final_state
 
-SMALL = {"epochs": 3, "batch_size": 256, "hidden": (32, 32), "progress": False, "num_threads": 1}
+SMALL_ARCH = Architecture(hidden=(32, 32))
+SMALL_TRAIN = TrainConfig(epochs=3, batch_size=256)
+QUIET = FitOptions(progress=False, num_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +136,10 @@ def test_loss_is_zero_for_an_exactly_equivariant_encoder() -> None:
 
 def test_fit_is_reproducible_and_saves(ee: FeatureMatrix, tmp_path: Path) -> None:
     rng_before = torch.get_rng_state()
-    a = fit_mechanism(ee, seed=3, **SMALL)
-    b = fit_mechanism(ee, seed=3, **SMALL)
-    c = fit_mechanism(ee, seed=4, **SMALL)
+    three = SMALL_TRAIN.replace(seed=3)
+    a = fit_mechanism(ee, arch=SMALL_ARCH, train=three, options=QUIET)
+    b = fit_mechanism(ee, arch=SMALL_ARCH, train=three, options=QUIET)
+    c = fit_mechanism(ee, arch=SMALL_ARCH, train=SMALL_TRAIN.replace(seed=4), options=QUIET)
     assert torch.equal(torch.get_rng_state(), rng_before)
     sa, sb, sc = a.model.state_dict(), b.model.state_dict(), c.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -151,14 +161,26 @@ def test_fit_is_reproducible_and_saves(ee: FeatureMatrix, tmp_path: Path) -> Non
 
 def test_fit_refuses_what_cannot_work(ee: FeatureMatrix) -> None:
     with pytest.raises(ConfigError, match="system rapidity of these events does not vary"):
-        fit_mechanism(ee, mechanisms=("boost-z",), **SMALL)
+        fit_mechanism(
+            ee,
+            mechanism=MechanismSpec(mechanisms=("boost-z",)),
+            arch=SMALL_ARCH,
+            train=SMALL_TRAIN,
+            options=QUIET,
+        )
     with pytest.raises(ConfigError, match="needs a FeatureMatrix"):
-        fit_mechanism(ee.values, **SMALL)  # type: ignore[arg-type]
+        fit_mechanism(ee.values, arch=SMALL_ARCH, train=SMALL_TRAIN, options=QUIET)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="num_threads"):
-        fit_mechanism(ee, **{**SMALL, "num_threads": 0})
+        fit_mechanism(ee, arch=SMALL_ARCH, train=SMALL_TRAIN, options=QUIET.replace(num_threads=0))
 
 
 def test_boost_training_runs_on_pp(pp: FeatureMatrix) -> None:
-    trained = fit_mechanism(pp, mechanisms=("azimuthal", "boost-z"), latent_dim=5, **SMALL)
+    trained = fit_mechanism(
+        pp,
+        mechanism=MechanismSpec(mechanisms=("azimuthal", "boost-z")),
+        arch=SMALL_ARCH.replace(latent_dim=5),
+        train=SMALL_TRAIN,
+        options=QUIET,
+    )
     assert trained.config.boost_dim == 2
     assert all(np.isfinite(h["val_total"]) for h in trained.history)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,10 +12,19 @@ import torch
 
 from latentsym.errors import ConfigError, OutputError, SchemaError, TrainingError
 from latentsym.features import FeatureMatrix, build
-from latentsym.models import TrainedModel, fit, load_model
+from latentsym.models import (
+    Architecture,
+    FitOptions,
+    TrainConfig,
+    TrainedModel,
+    fit,
+    load_model,
+)
 from latentsym.toys import MUON_PAIR, ee_to_mumu
 
-SMALL: dict[str, Any] = {"epochs": 3, "batch_size": 256, "hidden": (32, 32), "progress": False}
+SMALL_ARCH = Architecture(hidden=(32, 32))
+SMALL_TRAIN = TrainConfig(epochs=3, batch_size=256)
+QUIET = FitOptions(progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +43,10 @@ def _losses(model: TrainedModel) -> list[tuple[float, float | None]]:
 
 def test_same_seed_same_weights(ee: FeatureMatrix) -> None:
     rng_before = torch.get_rng_state()
-    a = fit(ee, seed=7, **SMALL)
-    b = fit(ee, seed=7, **SMALL)
-    c = fit(ee, seed=8, **SMALL)
+    seven = SMALL_TRAIN.replace(seed=7)
+    a = fit(ee, arch=SMALL_ARCH, train=seven, options=QUIET)
+    b = fit(ee, arch=SMALL_ARCH, train=seven, options=QUIET)
+    c = fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN.replace(seed=8), options=QUIET)
     assert torch.equal(torch.get_rng_state(), rng_before)  # the caller's RNG is untouched
     assert _same_weights(a.model, b.model)
     assert _losses(a) == _losses(b)
@@ -53,9 +62,11 @@ def test_same_seed_same_weights(ee: FeatureMatrix) -> None:
 
 
 def test_resume_reaches_the_uninterrupted_state(ee: FeatureMatrix, tmp_path: Path) -> None:
-    full = fit(ee, **{**SMALL, "epochs": 4}, out_dir=tmp_path / "full")
-    fit(ee, **{**SMALL, "epochs": 2}, out_dir=tmp_path / "part")
-    resumed = fit(ee, **{**SMALL, "epochs": 4}, out_dir=tmp_path / "part", resume=True)
+    four, two = SMALL_TRAIN.replace(epochs=4), SMALL_TRAIN.replace(epochs=2)
+    part = QUIET.replace(out_dir=tmp_path / "part")
+    full = fit(ee, arch=SMALL_ARCH, train=four, options=QUIET.replace(out_dir=tmp_path / "full"))
+    fit(ee, arch=SMALL_ARCH, train=two, options=part)
+    resumed = fit(ee, arch=SMALL_ARCH, train=four, options=part.replace(resume=True))
     assert resumed.epochs_run == 4
     assert _same_weights(full.model, resumed.model)
     assert _losses(full) == _losses(resumed)
@@ -65,35 +76,39 @@ def test_resume_reaches_the_uninterrupted_state(ee: FeatureMatrix, tmp_path: Pat
 
 
 def test_resume_refuses_other_settings(ee: FeatureMatrix, tmp_path: Path) -> None:
+    here = QUIET.replace(out_dir=tmp_path)
+    resume = here.replace(resume=True)
     with pytest.raises(OutputError, match="holds no checkpoint"):
-        fit(ee, **SMALL, out_dir=tmp_path, resume=True)
-    fit(ee, **{**SMALL, "epochs": 1}, out_dir=tmp_path)
+        fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN, options=resume)
+    fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN.replace(epochs=1), options=here)
     with pytest.raises(ConfigError, match=r"model.latent_dim is 6 there but 3 now"):
-        fit(ee, **SMALL, latent_dim=3, out_dir=tmp_path, resume=True)
+        fit(ee, arch=SMALL_ARCH.replace(latent_dim=3), train=SMALL_TRAIN, options=resume)
     with pytest.raises(ConfigError, match=r"train.beta is 0.1 there but 0.5 now"):
-        fit(ee, **SMALL, beta=0.5, out_dir=tmp_path, resume=True)
+        fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN.replace(beta=0.5), options=resume)
     other = build(ee_to_mumu(1500, seed=6), particle_names=MUON_PAIR)
     with pytest.raises(ConfigError, match=r"features .* differ"):
-        fit(other, **SMALL, out_dir=tmp_path, resume=True)
+        fit(other, arch=SMALL_ARCH, train=SMALL_TRAIN, options=resume)
     with pytest.raises(OutputError, match="resume=True to continue it or overwrite=True"):
-        fit(ee, **SMALL, out_dir=tmp_path)
-    fit(ee, **SMALL, out_dir=tmp_path, overwrite=True)
+        fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN, options=here)
+    fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN, options=here.replace(overwrite=True))
 
 
 def test_divergence_names_epoch_batch_and_hint(ee: FeatureMatrix) -> None:
     with pytest.raises(TrainingError, match=r"epoch 1, batch 2 of 6 .*lower learning rate"):
-        fit(ee, **SMALL, lr=1e4)
+        fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN.replace(lr=1e4), options=QUIET)
     bad = ee.values.copy()
     bad[17, 2] = np.inf
     with pytest.raises(SchemaError, match="feature f2 of event 17 is inf"):
-        fit(bad, **SMALL)
+        fit(bad, arch=SMALL_ARCH, train=SMALL_TRAIN, options=QUIET)
 
 
 def test_early_stopping_stops_and_restores_best(ee: FeatureMatrix, tmp_path: Path) -> None:
     tm = fit(
-        ee, epochs=300, patience=3, lr=1e-2, batch_size=128, hidden=(32, 32),
-        progress=False, out_dir=tmp_path,
-    )  # fmt: skip
+        ee,
+        arch=SMALL_ARCH,
+        train=TrainConfig(epochs=300, patience=3, lr=1e-2, batch_size=128),
+        options=QUIET.replace(out_dir=tmp_path),
+    )
     assert tm.epochs_run < 300
     assert tm.epochs_run == tm.best_epoch + 3
     vals = [h["val_total"] for h in tm.history]
@@ -106,13 +121,16 @@ def test_early_stopping_stops_and_restores_best(ee: FeatureMatrix, tmp_path: Pat
 
 
 def test_kl_warmup_ramps_beta(ee: FeatureMatrix) -> None:
-    tm = fit(ee, **{**SMALL, "epochs": 4}, beta=0.3, kl_warmup_epochs=2)
+    warm = SMALL_TRAIN.replace(epochs=4, beta=0.3, kl_warmup_epochs=2)
+    tm = fit(ee, arch=SMALL_ARCH, train=warm, options=QUIET)
     assert [h["beta"] for h in tm.history] == pytest.approx([0.1, 0.2, 0.3, 0.3])
     assert tm.best_epoch >= 3  # warm-up epochs are never kept as best
 
 
 def test_checkpoint_files_and_round_trip(ee: FeatureMatrix, tmp_path: Path) -> None:
-    tm = fit(ee, **SMALL, out_dir=tmp_path / "run")
+    tm = fit(
+        ee, arch=SMALL_ARCH, train=SMALL_TRAIN, options=QUIET.replace(out_dir=tmp_path / "run")
+    )
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert names == ["config.json", "history.json", "model.pt", "scaler.json", "state.pt"]
     weights = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
@@ -150,7 +168,7 @@ def test_checkpoint_files_and_round_trip(ee: FeatureMatrix, tmp_path: Path) -> N
 
 
 def test_decode_in_physical_units(ee: FeatureMatrix) -> None:
-    tm = fit(ee, **SMALL)
+    tm = fit(ee, arch=SMALL_ARCH, train=SMALL_TRAIN, options=QUIET)
     z = np.random.default_rng(0).standard_normal((5, 6))
     x = tm.decode(z)
     assert x.shape == (5, 8)
@@ -171,7 +189,7 @@ def test_ee_mumu_opens_two_or_three_directions() -> None:
     """The physics check of DESIGN.md on the 20k-event toy with the default settings."""
     fm = build(ee_to_mumu(20000, seed=0), particle_names=MUON_PAIR)
     for seed in (0, 1, 2):
-        tm = fit(fm, seed=seed, progress=False)
+        tm = fit(fm, train=TrainConfig(seed=seed), options=QUIET)
         _, sigma = tm.encode(fm)
         relevance = np.sort(1.0 - (sigma**2).mean(axis=0))[::-1]
         k = int((relevance > 0.5).sum())
