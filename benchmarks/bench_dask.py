@@ -7,7 +7,7 @@ Usage::
 For each bundled sample (``ee_mumu_91GeV.lhe.gz``, ``pp_mumu_13TeV.root``), copies it
 ``--files`` times into a temporary folder and times the path of ``latentsym run`` up to the
 feature matrix: ``read_many`` + ``select_final_state`` + ``build`` in this process, and
-:func:`latentsym.io.dask_io.read_select_build` on a ``LocalCluster`` of ``--workers``
+:func:`latentsym.jobs.dask_read.read_select_build` on a ``LocalCluster`` of ``--workers``
 processes (one thread each). The cluster start and a warm-up call (the workers import
 latentsym, uproot and torch once) are timed apart. Prints the best of ``--repeat`` runs,
 events/s, the ratio, and whether the two results are identical.
@@ -31,8 +31,8 @@ _SAMPLES = ("ee_mumu_91GeV.lhe.gz", "pp_mumu_13TeV.root")
 
 def _single(paths: list[Path]) -> tuple[float, object]:
     from latentsym.features import build
+    from latentsym.jobs import read_many
     from latentsym.physics.selection import select_final_state
-    from latentsym.pipeline import read_many
 
     t0 = time.perf_counter()
     events, *_ = read_many(paths)
@@ -41,7 +41,7 @@ def _single(paths: list[Path]) -> tuple[float, object]:
 
 
 def _dask(paths: list[Path], client: object) -> tuple[float, object]:
-    from latentsym.io.dask_io import read_select_build
+    from latentsym.jobs.dask_read import read_select_build
 
     t0 = time.perf_counter()
     got = read_select_build(paths, client)
@@ -52,7 +52,7 @@ def main() -> None:
     """Parse the arguments, run both paths on every sample, print the figures."""
     import numpy as np
 
-    from latentsym.io.dask_io import connect
+    from latentsym.jobs.dask_read import connect
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=8, help="copies of each sample")

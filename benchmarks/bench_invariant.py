@@ -26,7 +26,6 @@ from typing import Any
 import torch
 
 from latentsym.analysis.invariance import (
-    class_features,
     direction_truth,
     evaluate_invariant,
     evaluate_plain,
@@ -34,8 +33,15 @@ from latentsym.analysis.invariance import (
     split_classes,
     take_events,
 )
-from latentsym.models import fit
-from latentsym.models.invariant import fit_invariant
+from latentsym.jobs.invariant import class_features
+from latentsym.models import (
+    Architecture,
+    FitOptions,
+    InvariantSpec,
+    TrainConfig,
+    fit,
+    fit_invariant,
+)
 
 __all__ = ["SAMPLES", "main", "run"]
 
@@ -80,21 +86,20 @@ def run(
         "truth_direction_probe": probe_accuracy(direction_truth(f_te), y_te, seed=seed).to_dict(),
         "invariant": {},
     }
+    arch = Architecture(latent_dim=inv_dim + eq_dim)  # z_inv + z_eq
+    options = FitOptions(progress=False)
     for frac in fractions:
         t0 = time.perf_counter()
         res = fit_invariant(
             f_tr,
             y_tr,
+            spec=InvariantSpec(inv_dim=inv_dim, eq_weight=eq_weight, labelled_fraction=frac),
+            arch=arch,
+            train=TrainConfig(epochs=epochs, seed=seed),
+            options=options,
             class_names=data.class_names,
-            inv_dim=inv_dim,
-            eq_dim=eq_dim,
-            eq_weight=eq_weight,
-            labelled_fraction=frac,
-            epochs=epochs,
-            seed=seed,
-            progress=False,
         )
-        row = evaluate_invariant(res, f_te, y_te, seed=seed)
+        row = evaluate_invariant(res, f_te, y_te, seed=seed).to_dict()
         row.update(
             n_labelled=int(res.labelled.sum()),
             epochs_run=res.trained.epochs_run,
@@ -103,9 +108,9 @@ def run(
         )
         out["invariant"][str(frac)] = row
     t0 = time.perf_counter()
-    plain = fit(f_tr, latent_dim=inv_dim + eq_dim, epochs=plain_epochs, seed=seed, progress=False)
-    out["plain"] = evaluate_plain(plain, f_te, y_te, seed=seed)
-    out["plain"].update(epochs_run=plain.epochs_run, seconds=time.perf_counter() - t0)
+    plain = fit(f_tr, arch=arch, train=TrainConfig(epochs=plain_epochs, seed=seed), options=options)
+    out["plain"] = evaluate_plain(plain, f_te, y_te, seed=seed).to_dict()
+    out["plain"].update(seconds=time.perf_counter() - t0)
     return out
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 
-from latentsym.analysis.benchmark import format_table, run_benchmark
+from latentsym.analysis.benchmark import format_table
+from latentsym.jobs import BenchmarkOptions, run_benchmark
+from latentsym.models import Architecture, TrainConfig
 from latentsym.report.outputs import atomic_write_json
 
 __all__ = ["main"]
@@ -36,13 +38,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.out.exists() and not args.overwrite:
         parser.error(f"{args.out} exists; pass --overwrite to replace it")
+    given = {"epochs": args.epochs, "seed": args.seed}
+    train = TrainConfig(**{k: v for k, v in given.items() if v is not None})
+    arch = Architecture()
     t0 = time.perf_counter()
     rows = run_benchmark(
-        n_events=args.events,
-        epochs=args.epochs,
-        seed=args.seed,
-        samples_dir=_ROOT / "samples",
-        progress=True,
+        options=BenchmarkOptions(
+            n_events=args.events,
+            arch=arch,
+            train=train,
+            samples_dir=_ROOT / "samples",
+            progress=True,
+        )
     )
     total = time.perf_counter() - t0
     table = format_table(rows)
@@ -51,8 +58,8 @@ def main() -> None:
             "n_events": args.events,
             "epochs": args.epochs,
             "seed": args.seed,
-            "beta": 0.1,
-            "latent_dim": 6,
+            "beta": train.beta,
+            "latent_dim": arch.latent_dim,
         },
         "machine": {
             "python": platform.python_version(),

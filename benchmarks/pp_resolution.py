@@ -59,16 +59,22 @@ def main() -> None:
         print(f"| {n} | {float(twonn(x)):.2f} | {cells} | {time.perf_counter() - t0:.0f} |")
     betas = [float(b) for b in args.betas.split(",") if b]
     if betas:
-        from latentsym.analysis.benchmark import _registry
         from latentsym.analysis.scan import read_latents
+        from latentsym.jobs import BenchmarkOptions
+        from latentsym.jobs.benchmark import load_known_answer
+        from latentsym.models import TrainConfig
 
-        prep = _registry()["pp_mumu"][2](20000, args.seed, args.samples)
+        options = BenchmarkOptions(
+            n_events=20000, train=TrainConfig(seed=args.seed), samples_dir=args.samples
+        )
+        prep = load_known_answer("pp_mumu", options)
         print(f"\nVAE on {prep.source}, 20000 events")
         print("| beta | k | relevance | latent ID (posterior width) | TwoNN (NN) | seconds |")
         print("|---|---|---|---|---|---|")
         for beta in betas:
             t0 = time.perf_counter()
-            r = read_latents(prep.features, beta=beta, seed=args.seed, batch_size=1024)
+            train = TrainConfig(beta=beta, seed=args.seed, batch_size=1024)
+            r = read_latents(prep.features, train=train)
             rel = ", ".join(f"{v:.2f}" for v in r.relevance)
             print(
                 f"| {beta:g} | {r.k} | {rel} | {r.latent_id:.2f} | {r.latent_id_nearest:.2f} "

@@ -20,12 +20,14 @@ def toy_lhe(tmp_path_factory):
     e, px, py, pz = (mom[..., i] for i in range(4))
     beam = np.zeros((len(e), 2))
     ev = make_events(
-        px=np.concatenate([beam, px], axis=1).tolist(),
-        py=np.concatenate([beam, py], axis=1).tolist(),
-        pz=np.concatenate(
-            [np.column_stack([45.6 * np.ones(len(e)), -45.6 * np.ones(len(e))]), pz], axis=1
-        ).tolist(),
-        E=np.concatenate([45.6 * np.ones((len(e), 2)), e], axis=1).tolist(),
+        p4={
+            "px": np.concatenate([beam, px], axis=1).tolist(),
+            "py": np.concatenate([beam, py], axis=1).tolist(),
+            "pz": np.concatenate(
+                [np.column_stack([45.6 * np.ones(len(e)), -45.6 * np.ones(len(e))]), pz], axis=1
+            ).tolist(),
+            "E": np.concatenate([45.6 * np.ones((len(e), 2)), e], axis=1).tolist(),
+        },
         pid=[[-11, 11, -13, 13]] * len(e),
         status=[[-1, -1, 1, 1]] * len(e),
     )
@@ -219,14 +221,16 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
     )
     assert isinstance(load_model(out / "model").model, MechanismVAE)
     assert m["particle"] == "mu-"
-    # refused: an unknown mechanism or particle, a resume, a boost of e+e- at fixed sqrt(s)
+    # refused: an unknown mechanism or particle, a boost of e+e- at fixed sqrt(s)
     assert main([*base, "--overwrite", *mech[:2], "--mechanism-particle", "e-"]) == 2
     assert "'e-' is not in the final state ['mu+', 'mu-']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--mechanism", "rotate"])
     assert "invalid choice: 'rotate'" in capsys.readouterr().err
-    assert main([*base, "--overwrite", "--mechanism", "azimuthal", "--resume"]) == 2
-    assert "a mechanism VAE trains from the start" in capsys.readouterr().err
+    # the mechanism VAE trains through the one loop: --resume continues its checkpoint
+    assert main([*base, "--epochs", "4", *mech, "--resume"]) == 0
+    capsys.readouterr()
+    assert json.loads((out / "summary.json").read_text())["model"]["epochs_run"] == 4
     assert main([*base, "--overwrite", "--epochs", "1", "--mechanism", "boost-z"]) == 2
     assert "system rapidity of these events does not vary" in capsys.readouterr().err
 
@@ -237,7 +241,7 @@ def test_run_invariant_equivariant_on_three_processes(tmp_path, capsys):
     files = [str(sample(f"ee_{p}_91GeV.lhe.gz")) for p in ("mumu", "tautau", "bb")]
     out = tmp_path / "out"
     args = ["run", *files, "--model", "invariant-equivariant", "--out", str(out), "--quiet"]
-    small = ["--max-events", "600", "--epochs", "3", "--hidden", "32,32"]
+    small = ["--max-events", "600", "--epochs", "3", "--hidden", "32,32", "--kl-warmup", "1"]
     assert main([*args, *small, "--labelled-fraction", "0.1"]) == 0
     text = capsys.readouterr().out
     assert "class accuracy (kNN on the test events; chance 0.333)" in text
@@ -258,6 +262,8 @@ def test_run_invariant_equivariant_on_three_processes(tmp_path, capsys):
     assert "needs at least two files, one per class" in capsys.readouterr().err
     assert main([*args, "--overwrite", "--mechanism", "azimuthal"]) == 2
     assert "--mechanism apply to the plain and mechanism VAEs" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--dask", "auto", "--transform", "rotate-z"]) == 2
+    assert "--transform, --dask apply to the plain" in capsys.readouterr().err
     assert main(["run", files[0], "--out", str(tmp_path / "o2"), "--labelled-fraction", "0.5"]) == 2
     assert "--labelled-fraction applies to --model invariant-equivariant" in capsys.readouterr().err
 

@@ -9,15 +9,24 @@ from __future__ import annotations
 import pytest
 from conftest import sample
 
-from latentsym.pipeline import run_analysis
+from latentsym.jobs import RunOptions, run_analysis
+from latentsym.models import Architecture, TrainConfig
 
 
-def _run(path, tmp_path, **kw):
-    return run_analysis([path], tmp_path / "out", progress=False, **kw)
+def _run(path, tmp_path, *, arch=None, train=None, **kw):
+    options = RunOptions(
+        arch=arch or Architecture(), train=train or TrainConfig(), progress=False, **kw
+    )
+    return run_analysis([path], tmp_path / "out", options).to_dict()
 
 
 def test_ee_mumu_quick(tmp_path):
-    s = _run(sample("ee_mumu_91GeV.lhe.gz"), tmp_path, max_events=5000, epochs=60, seed=0)
+    s = _run(
+        sample("ee_mumu_91GeV.lhe.gz"),
+        tmp_path,
+        max_events=5000,
+        train=TrainConfig(epochs=60, seed=0),
+    )
     assert s["expected"]["manifold_dim"] == 2
     assert s["expected"]["linear_rank"] == 3
     assert 2 <= s["n_relevant"] <= 3, s["relevance"]
@@ -39,7 +48,7 @@ def test_ee_mumu_quick(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ee_mumu_three_seeds(tmp_path, seed):
-    s = _run(sample("ee_mumu_91GeV.lhe.gz"), tmp_path, seed=seed)
+    s = _run(sample("ee_mumu_91GeV.lhe.gz"), tmp_path, train=TrainConfig(seed=seed))
     assert 2 <= s["n_relevant"] <= 3, s["relevance"]
     assert abs(s["latent_manifold_dim"] - 2) <= 0.5
     assert s["verdict"]["consistent"], s["verdict"]["text"]
@@ -62,7 +71,7 @@ def test_pp_mumu_ledger(tmp_path):
 
 @pytest.mark.slow
 def test_pp_mumu_full(tmp_path):
-    s = _run(sample("pp_mumu_13TeV.lhe.gz"), tmp_path, latent_dim=8)
+    s = _run(sample("pp_mumu_13TeV.lhe.gz"), tmp_path, arch=Architecture(latent_dim=8))
     # d = 4 (3 with the narrow Z mass); the relevant count may sit anywhere in [d_approx, r]
     assert s["expected"]["manifold_dim"] == 4
     assert 3 <= s["n_relevant"] <= 6, s["relevance"]

@@ -4,24 +4,60 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from latentsym._version import __version__
-from latentsym.errors import LatentsymError
+from latentsym.errors import ConfigError, LatentsymError
+
+if TYPE_CHECKING:  # the jobs import torch and matplotlib: only a command loads them
+    from latentsym.jobs import ReadOptions
+    from latentsym.models import Architecture, TrainConfig
 
 __all__ = ["main"]
 
 
-def _read_options(args: argparse.Namespace) -> dict[str, object]:
-    opts: dict[str, object] = {}
-    for key in ("tree", "layout"):
-        if getattr(args, key, None):
-            opts[key] = getattr(args, key)
-    if getattr(args, "collections", None):
-        opts["collections"] = [c for c in args.collections.split(",") if c]
-    return opts
+def _collections(text: str | None) -> tuple[str, ...] | None:
+    return tuple(c for c in text.split(",") if c) if text else None
+
+
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    from latentsym.jobs import ReadOptions
+
+    return ReadOptions(
+        tree=getattr(args, "tree", None) or None,
+        layout=getattr(args, "layout", None) or None,
+        collections=_collections(getattr(args, "collections", None)),
+    )
+
+
+def _arch(args: argparse.Namespace) -> Architecture:
+    """The network given on the command line; the library's defaults otherwise."""
+    from latentsym.models import Architecture
+
+    hidden = getattr(args, "hidden", None)
+    given: dict[str, Any] = {
+        "latent_dim": getattr(args, "latent_dim", None),
+        "hidden": None if hidden is None else tuple(int(h) for h in hidden.split(",") if h),
+    }
+    return Architecture(**{k: v for k, v in given.items() if v is not None})
+
+
+def _train(args: argparse.Namespace) -> TrainConfig:
+    """The training settings given on the command line; the library's defaults otherwise."""
+    from latentsym.models import TrainConfig
+
+    given = {
+        "beta": getattr(args, "beta", None),
+        "epochs": getattr(args, "epochs", None),
+        "batch_size": getattr(args, "batch_size", None),
+        "kl_warmup_epochs": getattr(args, "kl_warmup", None),
+        "seed": getattr(args, "seed", None),
+    }
+    return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
 def _add_read_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,11 +72,24 @@ def _add_read_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The network and training options; None leaves the library's default
+    (:class:`latentsym.models.Architecture`, :class:`latentsym.models.TrainConfig`)."""
+    g = p.add_argument_group("model and training (default: the library's)")
+    g.add_argument("--latent-dim", type=int, default=None, help="latent dimension")
+    g.add_argument("--hidden", default=None, help="hidden layer sizes, e.g. 128,128")
+    g.add_argument("--beta", type=float, default=None, help="KL weight")
+    g.add_argument("--epochs", type=int, default=None, help="maximum epochs")
+    g.add_argument("--batch-size", type=int, default=None, help="batch size")
+    g.add_argument("--kl-warmup", type=int, default=None, help="epochs of linear KL warm-up")
+    g.add_argument("--seed", type=int, default=None, help="random seed")
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from latentsym.io.describe import describe, format_description
 
     for i, path in enumerate(args.files):
-        d = describe(path, max_events=args.max_events, **_read_options(args))
+        d = describe(path, max_events=args.max_events, **_read_options(args).kwargs())
         if args.json:
             print(json.dumps(d))
         else:
@@ -51,140 +100,145 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from latentsym.errors import ConfigError
-    from latentsym.pipeline import run_analysis
-
-    hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     if args.model == "invariant-equivariant":
-        given = [
-            flag
-            for flag, on in (
-                ("--transform", args.transform),
-                ("--mechanism", args.mechanism),
-                ("--mechanism-particle", args.mechanism_particle),
-                ("--resume", args.resume),
-                ("--dask", args.dask),
-                ("--kl-warmup", args.kl_warmup),
-            )
-            if on
-        ]
-        if given:
-            raise ConfigError(
-                f"{', '.join(given)} apply to the plain and mechanism VAEs, not to "
-                "--model invariant-equivariant"
-            )
-        return _run_invariant(args, hidden)
+        return _run_invariant(args)
     for flag, value in (("--labelled-fraction", args.labelled_fraction),
                         ("--label-branch", args.label_branch)):  # fmt: skip
         if value is not None:
             raise ConfigError(f"{flag} applies to --model invariant-equivariant only")
+    from latentsym.jobs import RunOptions, run_analysis
+
     summary = run_analysis(
         args.files,
         args.out,
-        topology=args.topology,
-        representation=args.features or "cartesian",
-        latent_dim=args.latent_dim,
-        hidden=hidden,
-        beta=args.beta,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        kl_warmup_epochs=args.kl_warmup,
-        transforms=args.transform or (),
-        mechanisms=args.mechanism or (),
-        mechanism_particle=args.mechanism_particle,
-        seed=args.seed,
-        max_events=args.max_events,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        read_options=_read_options(args),
-        dask=args.dask,
+        RunOptions(
+            topology=args.topology,
+            representation=args.features or "cartesian",
+            arch=_arch(args),
+            train=_train(args),
+            transforms=tuple(args.transform or ()),
+            mechanisms=tuple(args.mechanism or ()),
+            mechanism_particle=args.mechanism_particle,
+            max_events=args.max_events,
+            read=_read_options(args),
+            dask=args.dask,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        ),
     )
-    if summary.get("rank", 0) != 0:  # another rank of a torchrun job: rank 0 reports
+    if summary is None:  # another rank of a torchrun job: rank 0 reports
         return 0
     if args.json:
-        print(json.dumps({k: summary[k] for k in ("n_relevant", "latent_manifold_dim", "verdict")}))
+        d = summary.to_dict()
+        print(json.dumps({k: d[k] for k in ("n_relevant", "latent_manifold_dim", "verdict")}))
         return 0
-    exp = summary["expected"]
+    exp, inp, feat = summary.expected, summary.input, summary.features
     print(
-        f"{summary['input']['topology']}: {summary['input']['n_events_used']} events, "
-        f"{len(summary['features']['names'])} {summary['features']['representation']} features"
+        f"{inp.topology}: {inp.n_events_used} events, "
+        f"{len(feat.names)} {feat.representation} features"
     )
     print(
-        f"expected from the data: d = {exp['manifold_dim']} "
-        f"({exp['manifold_dim_approx']} with approximate constraints), linear rank r = "
-        f"{exp['linear_rank']}"
+        f"expected from the data: d = {exp.manifold_dim} "
+        f"({exp.manifold_dim_approx} with approximate constraints), linear rank r = "
+        f"{exp.linear_rank}"
     )
-    rs = ", ".join(f"{r['R']:.2f}" for r in summary["relevance"])
-    print(f"relevance R = 1 - <sigma^2>: {rs}  (threshold {summary['threshold']})")
+    rs = ", ".join(f"{r.R:.2f}" for r in summary.relevance.directions)
+    print(f"relevance R = 1 - <sigma^2>: {rs}  (threshold {summary.relevance.threshold})")
     print(
-        f"relevant directions k = {summary['n_relevant']}; latent intrinsic dimension "
-        f"{summary['latent_manifold_dim']:.2f}"
+        f"relevant directions k = {summary.n_relevant}; latent intrinsic dimension "
+        f"{summary.latent_manifold_dim:.2f}"
     )
-    mech = summary.get("mechanism")
-    if mech and mech.get("circular_correlation") is not None:
+    mech = summary.mechanism
+    if mech and _finite(mech.circular_correlation):
         print(
-            f"azimuthal block: circular correlation with phi({mech['particle']}) "
-            f"{mech['circular_correlation']:.4f}"
+            f"azimuthal block: circular correlation with phi({mech.particle}) "
+            f"{mech.circular_correlation:.4f}"
         )
-    if mech and mech.get("shift_slope") is not None:
+    if mech and _finite(mech.shift_slope):
         print(
-            f"boost-z latent: shift slope {mech['shift_slope']:.3f}, correlation with the "
-            f"system rapidity {mech['rapidity_correlation']:.4f}"
+            f"boost-z latent: shift slope {mech.shift_slope:.3f}, correlation with the "
+            f"system rapidity {mech.rapidity_correlation:.4f}"
         )
-    verdict = "consistent" if summary["verdict"]["consistent"] else "NOT consistent"
-    print(f"verdict: {verdict}. {summary['verdict']['text']}")
+    verdict = "consistent" if summary.verdict.consistent else "NOT consistent"
+    print(f"verdict: {verdict}. {summary.verdict.text}")
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 
 
-def _run_invariant(args: argparse.Namespace, hidden: tuple[int, ...]) -> int:
-    from latentsym.pipeline import run_invariant
+def _finite(x: float | None) -> bool:
+    """False for None and NaN (what summary.json writes as null)."""
+    return x is not None and math.isfinite(x)
 
+
+def _run_invariant(args: argparse.Namespace) -> int:
+    given = [
+        flag
+        for flag, on in (
+            ("--transform", args.transform),
+            ("--mechanism", args.mechanism),
+            ("--mechanism-particle", args.mechanism_particle),
+            ("--dask", args.dask),
+        )
+        if on
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} apply to the plain and mechanism VAEs, not to "
+            "--model invariant-equivariant"
+        )
+    from latentsym.jobs import InvariantRunOptions, run_invariant
+    from latentsym.models import InvariantSpec
+
+    fraction = 1.0 if args.labelled_fraction is None else args.labelled_fraction
     s = run_invariant(
         args.files,
         args.out,
-        topology=args.topology,
-        representation=args.features or "collider",
-        latent_dim=args.latent_dim,
-        hidden=hidden,
-        beta=args.beta,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        labelled_fraction=1.0 if args.labelled_fraction is None else args.labelled_fraction,
-        label_branch=args.label_branch,
-        seed=args.seed,
-        max_events=args.max_events,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        read_options=_read_options(args),
+        InvariantRunOptions(
+            topology=args.topology,
+            representation=args.features or "collider",
+            arch=_arch(args),
+            train=_train(args),
+            spec=InvariantSpec(labelled_fraction=fraction),
+            label_branch=args.label_branch,
+            max_events=args.max_events,
+            read=_read_options(args),
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        ),
     )
-    m, plain = s["invariant"], s["plain"]
+    m, plain = s.invariant, s.plain
     if args.json:
-        keys = ("classifier_accuracy", "recon_error")
-        out = {k: m[k] for k in keys}
-        out["inv_accuracy"] = m["inv_probe"]["knn"]["accuracy"]
-        out["eq_accuracy"] = m["eq_probe"]["knn"]["accuracy"]
-        print(json.dumps(out))
+        print(
+            json.dumps(
+                {
+                    "classifier_accuracy": m.classifier_accuracy,
+                    "recon_error": m.recon_error,
+                    "inv_accuracy": m.inv_probe.knn.accuracy,
+                    "eq_accuracy": m.eq_probe.knn.accuracy,
+                }
+            )
+        )
         return 0
-    inp = s["input"]
+    inp = s.input
     print(
-        f"classes {', '.join(inp['classes'])}: {inp['n_train']} training events "
-        f"({inp['n_labelled']} labelled), {inp['n_test']} test events"
+        f"classes {', '.join(inp.classes)}: {inp.n_train} training events "
+        f"({inp.n_labelled} labelled), {inp.n_test} test events"
     )
     print(
-        f"class accuracy (kNN on the test events; chance {s['chance_accuracy']:.3f}): "
-        f"invariant block {m['inv_probe']['knn']['accuracy']:.3f}, equivariant block "
-        f"{m['eq_probe']['knn']['accuracy']:.3f}"
+        f"class accuracy (kNN on the test events; chance {s.chance_accuracy:.3f}): "
+        f"invariant block {m.inv_probe.knn.accuracy:.3f}, equivariant block "
+        f"{m.eq_probe.knn.accuracy:.3f}"
     )
     print(
         f"change under rotations about z: invariant block "
-        f"{m['inv_rotation']['relative_change']:.2e}, equivariant block "
-        f"{m['eq_rotation']['relative_change']:.3f}"
+        f"{m.inv_rotation.relative_change:.2e}, equivariant block "
+        f"{m.eq_rotation.relative_change:.3f}"
     )
-    recon = f"reconstruction error {m['recon_error']:.4f}"
+    recon = f"reconstruction error {m.recon_error:.4f}"
     if plain:
-        recon += f" (plain VAE {plain['recon_error']:.4f})"
+        recon += f" (plain VAE {plain.recon_error:.4f})"
     print(recon)
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
@@ -195,27 +249,29 @@ def _floats(text: str) -> list[float]:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from latentsym.pipeline import run_scan
+    from latentsym.jobs import ScanOptions, run_scan
 
-    d = run_scan(
+    result = run_scan(
         args.files,
         args.out,
-        topology=args.topology,
-        representation=args.features,
-        betas=_floats(args.betas),
-        seeds=[int(s) for s in args.seeds.split(",") if s],
-        latent_dim=args.latent_dim,
-        epochs=args.epochs,
-        max_events=args.max_events,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        read_options=_read_options(args),
+        ScanOptions(
+            topology=args.topology,
+            representation=args.features,
+            betas=tuple(_floats(args.betas)),
+            seeds=tuple(int(s) for s in args.seeds.split(",") if s),
+            arch=_arch(args),
+            train=_train(args),
+            max_events=args.max_events,
+            read=_read_options(args),
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        ),
     )
-    for beta, ks in zip(d["betas"], d["k_table"], strict=True):
+    for beta, ks in zip(result.betas, result.k_table.tolist(), strict=True):
         print(f"beta {beta:<8g} relevant count per seed: {ks}")
-    p = d["plateau"]
+    p = result.plateau
     if p:
-        print(f"stable: k = {p['k']} for beta in [{p['beta_min']:g}, {p['beta_max']:g}]")
+        print(f"stable: k = {p.k} for beta in [{p.beta_min:g}, {p.beta_max:g}]")
     else:
         print("no beta range gives a stable count")
     print(f"scan: {Path(args.out) / 'scan.json'}, figure {Path(args.out) / 'scan.png'}")
@@ -223,17 +279,19 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from latentsym.analysis.benchmark import format_table, run_benchmark
+    from latentsym.analysis.benchmark import format_table
+    from latentsym.jobs import BenchmarkOptions, run_benchmark
     from latentsym.report.outputs import atomic_write_json
 
     rows = run_benchmark(
         [d for d in args.datasets.split(",") if d] if args.datasets else None,
-        n_events=args.events,
-        epochs=args.epochs,
-        seed=args.seed,
-        quick=args.quick,
-        samples_dir=args.samples,
-        progress=not args.quiet,
+        BenchmarkOptions(
+            n_events=args.events,
+            train=_train(args),
+            quick=args.quick,
+            samples_dir=args.samples,
+            progress=not args.quiet,
+        ),
     )
     print(format_table(rows))
     if args.out:
@@ -243,35 +301,35 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from latentsym.analysis.compare import compare_files
+    from latentsym.jobs import CompareOptions, ReadOptions, compare_files
 
-    def options(collections: str | None) -> dict[str, object] | None:
-        return {"collections": [c for c in collections.split(",") if c]} if collections else None
-
-    d = compare_files(
+    truth_collections = _collections(args.truth_collections)
+    summary = compare_files(
         args.input,
-        model_dir=args.model,
-        truth_path=args.truth,
-        input_options=options(args.input_collections),
-        truth_options=options(args.truth_collections),
-        topology=args.topology,
-        n_generated=args.n_generated,
-        max_events=args.max_events,
-        bins=args.bins,
-        out_dir=args.out,
-        overwrite=args.overwrite,
-        generate_from=args.generate_from,
-        seed=args.seed,
+        args.out,
+        CompareOptions(
+            model_dir=args.model,
+            truth_path=args.truth,
+            input_read=ReadOptions(collections=_collections(args.input_collections)),
+            truth_read=None
+            if truth_collections is None
+            else ReadOptions(collections=truth_collections),
+            topology=args.topology,
+            n_generated=args.n_generated,
+            max_events=args.max_events,
+            bins=args.bins,
+            seed=args.seed,
+            generate_from=args.generate_from,
+            overwrite=args.overwrite,
+        ),
     )
-    for kind in ("exclusive", "inclusive"):
-        comp = d.get(kind)
-        if not comp:
-            continue
-        print(f"{kind} comparison (reference: {comp['reference']})")
-        for sample, per_obs in comp["comparisons"].items():
-            for obs, r in per_obs.items():
-                chi2 = "n/a" if r["chi2_ndf"] is None else f"{r['chi2_ndf']:.2f}"
-                w1 = "n/a" if r["w1_rel"] is None else f"{r['w1_rel']:.3f}"
+    for kind, comp in summary.comparisons().items():
+        print(f"{kind} comparison (reference: {comp.reference})")
+        for sample in comp.samples[1:]:
+            for obs in comp.observables:
+                r = comp.result(obs, sample)
+                chi2 = f"{r.chi2_ndf:.2f}" if _finite(r.chi2_ndf) else "n/a"
+                w1 = f"{r.w1_rel:.3f}" if _finite(r.w1_rel) else "n/a"
                 print(f"  {sample:<10} {obs:<18} chi2/ndf {chi2:>8}  W1/std {w1:>7}")
     print(f"comparison: {Path(args.out) / 'comparison.json'}")
     return 0
@@ -348,23 +406,13 @@ def _parser() -> argparse.ArgumentParser:
         help="read the files and build the features on dask: 'auto' starts a local cluster, "
         "tcp://HOST:PORT uses a running scheduler",
     )
-    p.add_argument("--latent-dim", type=int, default=6, help="latent dimension (default 6)")
-    p.add_argument("--hidden", default="128,128", help="hidden layer sizes (default 128,128)")
-    p.add_argument("--beta", type=float, default=None, help="KL weight (default: the library's)")
-    p.add_argument(
-        "--epochs", type=int, default=None, help="maximum epochs (default: the library's)"
-    )
-    p.add_argument("--batch-size", type=int, default=1024, help="batch size (default 1024)")
-    p.add_argument(
-        "--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up (default 0: none)"
-    )
+    _add_model_arguments(p)
     p.add_argument(
         "--transform",
         action="append",
         help="also test a suspected symmetry: rotate-z[:ANGLE], boost-z:Y or boost-z:LO,HI, "
         "swap:I,J (repeatable)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--max-events",
         type=int,
@@ -393,8 +441,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="cartesian", choices=["cartesian", "collider"])
     p.add_argument("--betas", default="0.03,0.1,0.3,1,3", help="comma-separated KL weights")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    p.add_argument("--latent-dim", type=int, default=6)
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs per model")
+    p.add_argument(
+        "--latent-dim", type=int, default=None, help="latent dimension (default: the library's)"
+    )
+    p.add_argument(
+        "--epochs", type=int, default=None, help="maximum epochs per model (default: the library's)"
+    )
     p.add_argument("--max-events", type=int, default=None)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -404,8 +456,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", help="the analysis on data sets whose answer is known")
     p.add_argument("--datasets", help="comma-separated subset (default: all)")
     p.add_argument("--events", type=int, default=20000, help="events per data set")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="(default: the library's)")
+    p.add_argument("--seed", type=int, default=None, help="(default: the library's)")
     p.add_argument("--quick", action="store_true", help="2000 events, 60 epochs per data set")
     p.add_argument(
         "--samples", default=None, help="folder with the bundled samples (default: toys)"

@@ -8,14 +8,23 @@ import math
 import pytest
 from conftest import SAMPLES, sample
 
-from latentsym.analysis.benchmark import DATASETS, BenchmarkRow, format_table, run_benchmark
+from latentsym.analysis.benchmark import (
+    DATASETS,
+    BenchmarkRow,
+    MomentumSample,
+    format_table,
+    known_answer,
+)
 from latentsym.errors import ConfigError
+from latentsym.jobs import BenchmarkOptions, run_benchmark
+from latentsym.models import TrainConfig
 
 
 @pytest.fixture(scope="module")
 def rows():
     # the whole suite at quick size: about 15 s on two cores
-    return {r.dataset: r for r in run_benchmark(quick=True, samples_dir=SAMPLES)}
+    options = BenchmarkOptions(quick=True, samples_dir=SAMPLES)
+    return {r.dataset: r for r in run_benchmark(options=options)}
 
 
 def test_circle_known_answer(rows) -> None:
@@ -81,17 +90,31 @@ def test_table_marks_approximate_dimension_and_missing_values() -> None:
 
 def test_unknown_dataset() -> None:
     with pytest.raises(ConfigError, match="allowed: circle"):
-        run_benchmark(["cirle"], quick=True)
+        run_benchmark(["cirle"], BenchmarkOptions(quick=True))
 
 
 def test_collider_ledger_from_bundled_sample() -> None:
-    (row,) = run_benchmark(
-        ["ee_mumu"], n_events=2000, epochs=1, samples_dir=sample("ee_mumu_91GeV.lhe.gz").parent
+    options = BenchmarkOptions(
+        n_events=2000,
+        train=TrainConfig(epochs=1),
+        samples_dir=sample("ee_mumu_91GeV.lhe.gz").parent,
     )
+    (row,) = run_benchmark(["ee_mumu"], options)
     assert row.source == "ledger, ee_mumu_91GeV.lhe.gz"
     assert (row.d, row.r, row.n_features) == (2, 3, 8)
     assert row.pca == 3  # PCA on the curved e+e- -> mu+ mu- sample: 3 > d = 2
     assert abs(row.twonn - 2.0) < 0.2
+
+
+def test_known_answer_takes_given_momenta() -> None:
+    """The analysis side reads no file: a collider set takes the momenta it is given."""
+    toy = known_answer("ee_mumu", 500, seed=1)
+    assert toy.source == "ledger, toy"
+    given = MomentumSample(toy.features.momenta, ("mu+", "mu-"), "mine.lhe")
+    data = known_answer("ee_mumu_noise", 123, seed=1, sample=given)
+    assert data.source == "ledger, mine.lhe, noise 0.03 std"
+    assert (data.d, data.d_approx, data.r) == (toy.d, toy.d_approx, toy.r) == (2, 2, 3)
+    assert data.features.values.shape == (500, 8)
 
 
 _KNOWN_DISCREPANCIES = {

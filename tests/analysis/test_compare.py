@@ -11,14 +11,14 @@ from conftest import external, sample
 
 import latentsym
 from latentsym.analysis.compare import (
-    compare_files,
     compare_observables,
     generated_final_state_p4,
     inclusive_observables,
 )
 from latentsym.errors import ConfigError, OutputError
 from latentsym.features import build
-from latentsym.models import fit
+from latentsym.jobs import CompareOptions, ReadOptions, compare_files
+from latentsym.models import FitOptions, TrainConfig, fit
 from latentsym.physics.observables import observables
 from latentsym.plotting.compare import plot_all, plot_comparison
 
@@ -41,7 +41,7 @@ def halves(ee):
 def trained(ee, tmp_path_factory):
     events, _ = latentsym.read_events(sample(EE), max_events=3000)
     fm = build(latentsym.select_final_state(events, "mu+ mu-"), "cartesian")
-    model = fit(fm, epochs=30, seed=0, progress=False)
+    model = fit(fm, train=TrainConfig(epochs=30, seed=0), options=FitOptions(progress=False))
     folder = tmp_path_factory.mktemp("model")
     model.save(folder)
     return model, folder
@@ -154,9 +154,11 @@ def test_errors(halves):
 def test_compare_files_with_model(trained, tmp_path):
     _, folder = trained
     out = tmp_path / "cmp"
-    result = compare_files(
-        sample(EE), model_dir=folder, max_events=3000, n_generated=3000, out_dir=out
-    )
+    options = CompareOptions(model_dir=folder, max_events=3000, n_generated=3000)
+    summary = compare_files(sample(EE), out, options)
+    assert summary.exclusive is not None
+    assert summary.inclusive is None
+    result = summary.to_dict()
     assert result["topology"] == "mu+ mu-"
     assert result["inclusive"] is None
     assert result["frame"] == "rest"  # e+e- at fixed sqrt(s): no transverse momentum
@@ -167,23 +169,22 @@ def test_compare_files_with_model(trained, tmp_path):
     on_disk = json.loads((out / "comparison.json").read_text())
     assert on_disk["exclusive"]["comparisons"] == result["exclusive"]["comparisons"]
     assert (out / "comparison_exclusive.png").stat().st_size > 10_000
+    assert on_disk == result
+    assert on_disk["files"] == ["comparison_exclusive.png", "comparison.json"]
     with pytest.raises(OutputError, match="not empty"):
-        compare_files(sample(EE), model_dir=folder, max_events=3000, out_dir=out)
-    again = compare_files(
-        sample(EE), model_dir=folder, max_events=3000, n_generated=3000, out_dir=out,
-        overwrite=True,
-    )  # fmt: skip
-    assert again["exclusive"] == result["exclusive"]
+        compare_files(sample(EE), out, options)
+    again = compare_files(sample(EE), out, options.replace(overwrite=True))
+    assert again.to_dict()["exclusive"] == result["exclusive"]
 
 
 def test_inclusive_reco_against_truth(tmp_path):
     path = external("uproot-issue-589.root")
-    result = compare_files(
-        path,
-        input_options={"collections": ["RP"]},
-        truth_options={"collections": ["MC"]},
-        out_dir=tmp_path / "o",
+    options = CompareOptions(
+        input_read=ReadOptions(collections=["RP"]), truth_read=ReadOptions(collections=["MC"])
     )
+    result = compare_files(path, tmp_path / "o", options).to_dict()
+    assert result["input"]["options"] == {"collections": ["RP"]}
+    assert result["truth"] == {"path": str(path), "options": {"collections": ["MC"]}}
     assert result["exclusive"] is None
     inc = result["inclusive"]["comparisons"]["truth"]
     assert set(inc) == {"n_visible", "e_vis", "m_vis", "pt_vis", "pz_vis", "sum_pt"}
@@ -222,11 +223,13 @@ def test_posterior_generation_stays_on_the_sphere(ee, trained):
     with pytest.raises(ConfigError, match="choose one of prior, posterior"):
         generated_final_state_p4(model, 10, generate_from="data")
     with pytest.raises(ConfigError, match="choose one of prior, posterior"):
-        compare_files(sample(EE), model_dir=folder, generate_from="data")
-    result = compare_files(
-        sample(EE), model_dir=folder, max_events=2000, n_generated=2000, generate_from="posterior"
+        compare_files(sample(EE), options=CompareOptions(model_dir=folder, generate_from="data"))
+    options = CompareOptions(
+        model_dir=folder, max_events=2000, n_generated=2000, generate_from="posterior"
     )
-    assert result["generate_from"] == "posterior"
+    result = compare_files(sample(EE), options=options)
+    assert result.generate_from == "posterior"
+    assert "files" not in result.to_dict()  # nothing written without an output folder
 
 
 def test_collins_soper_azimuth_follows_a_tiny_system_pt(ee):

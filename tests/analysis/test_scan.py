@@ -10,6 +10,7 @@ import pytest
 
 from latentsym.analysis.scan import Plateau, beta_scan, find_plateau
 from latentsym.errors import ConfigError
+from latentsym.models import TrainConfig
 from latentsym.plotting.scan import plot_scan
 from latentsym.toys import circle
 
@@ -71,7 +72,10 @@ def test_plateau_bad_input(betas, table, match) -> None:
 @pytest.fixture(scope="module")
 def scan():
     return beta_scan(
-        circle(2000, seed=3), betas=(1.0, 0.1), seeds=(0, 1), epochs=40, batch_size=128
+        circle(2000, seed=3),
+        betas=(1.0, 0.1),
+        seeds=(0, 1),
+        train=TrainConfig(epochs=40, batch_size=128),
     )
 
 

@@ -20,9 +20,9 @@ pytest.importorskip("dask_awkward")
 from latentsym.errors import ConfigError, EventFileError, TopologyError
 from latentsym.features import build
 from latentsym.io import make_events, write_root
-from latentsym.io.dask_io import connect, read_select_build
+from latentsym.jobs import ReadOptions, read_many
+from latentsym.jobs.dask_read import connect, read_select_build
 from latentsym.physics.selection import select_final_state
-from latentsym.pipeline import read_many
 
 EE_LHE = "ee_mumu_91GeV.lhe.gz"
 PP_LHE = "pp_mumu_13TeV.lhe.gz"
@@ -37,7 +37,8 @@ def client():
 
 
 def _single(paths, topology=None, representation="cartesian", max_events=None, **options):
-    events, infos, file_index, entry = read_many(paths, max_events=max_events, **options)
+    read = ReadOptions(**options)
+    events, infos, file_index, entry = read_many(paths, max_events=max_events, read=read)
     fs = select_final_state(events, topology)
     return events, infos, file_index, entry, fs, build(fs, representation)
 
@@ -117,8 +118,7 @@ def _mixed_topologies(path, seed):
     e = np.linalg.norm(p, axis=1) + 1.0
     cols = dict(zip(("px", "py", "pz"), p.T, strict=True))
     events = make_events(
-        **{k: ak.unflatten(v, counts) for k, v in cols.items()},
-        E=ak.unflatten(e, counts),
+        p4={**{k: ak.unflatten(v, counts) for k, v in cols.items()}, "E": ak.unflatten(e, counts)},
         pid=ak.unflatten(rng.choice([13, -13, 11, 22], size=n), counts),
         status=ak.unflatten(rng.choice([1, 1, 1, 2], size=n), counts),
         weight=rng.normal(1, 0.2, size=len(counts)),

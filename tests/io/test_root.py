@@ -240,10 +240,7 @@ def test_named_weights_keep_their_exact_names(tmp_path):
     names = ["muR=2 muF=0.5", "muR_2_muF_0_5", "PDF set = 260001"]
     w = {n: np.array([1.0 + i, -0.5]) for i, n in enumerate(names)}
     ev = make_events(
-        px=[[1.0], [2.0]],
-        py=[[0.0], [0]],
-        pz=[[0.0], [0]],
-        E=[[1.0], [2]],
+        p4={"px": [[1.0], [2.0]], "py": [[0.0], [0]], "pz": [[0.0], [0]], "E": [[1.0], [2]]},
         pid=[[22], [22]],
         weight=[1.0, -2.0],
         weights=w,
@@ -260,7 +257,7 @@ def test_named_weights_keep_their_exact_names(tmp_path):
 
 
 def test_writer_refuses_to_overwrite(tmp_path):
-    ev = make_events(px=[[1.0]], py=[[0.0]], pz=[[0.0]], E=[[1.0]], pid=[[22]])
+    ev = make_events(p4={"px": [[1.0]], "py": [[0.0]], "pz": [[0.0]], "E": [[1.0]]}, pid=[[22]])
     path = write_root(ev, tmp_path / "a.root")
     before = path.read_bytes()
     with pytest.raises(OutputError, match=r"a.root: exists; pass overwrite=True"):
@@ -272,7 +269,7 @@ def test_writer_refuses_to_overwrite(tmp_path):
 
 
 def test_writer_rejects_fields_a_tree_cannot_hold(tmp_path):
-    ev = make_events(px=[[1.0]], py=[[0.0]], pz=[[0.0]], E=[[1.0]], pid=[[22]])
+    ev = make_events(p4={"px": [[1.0]], "py": [[0.0]], "pz": [[0.0]], "E": [[1.0]]}, pid=[[22]])
     ev = ak.with_field(ev, ["run A"], "label")
     with pytest.raises(OutputError, match=r"cannot write the fields \['label'\].*without_field"):
         write_root(ev, tmp_path / "a.root")
@@ -322,7 +319,7 @@ def test_missing_tree_lists_keys():
 
 
 def test_several_trees_need_a_choice(tmp_path):
-    ev = make_events(px=[[1.0]], py=[[0.0]], pz=[[0.0]], E=[[1.0]], pid=[[22]])
+    ev = make_events(p4={"px": [[1.0]], "py": [[0.0]], "pz": [[0.0]], "E": [[1.0]]}, pid=[[22]])
     path = write_root(ev, tmp_path / "a.root")
     with uproot.update(path) as f:
         f["other"] = {"x": np.ones(2)}
@@ -403,8 +400,8 @@ def test_lhe_and_root_files_concatenate(caplog):
     the shared ones, so the events concatenate and select as one sample."""
     from conftest import sample
 
+    from latentsym.jobs import read_many
     from latentsym.physics.selection import select_final_state
-    from latentsym.pipeline import read_many
 
     paths = [sample("ee_mumu_91GeV.lhe.gz"), sample("ee_mumu_91GeV.root")]
     with caplog.at_level("INFO", logger="latentsym.io.schema"):

@@ -16,8 +16,6 @@ import torch
 from conftest import ROOT, sample
 
 from latentsym.analysis.invariance import (
-    ClassData,
-    class_features,
     direction_truth,
     evaluate_invariant,
     evaluate_plain,
@@ -29,8 +27,16 @@ from latentsym.analysis.invariance import (
 )
 from latentsym.errors import ConfigError
 from latentsym.features import build
-from latentsym.models import fit, load_model
-from latentsym.models.checkpoint import MODEL_TYPES
+from latentsym.jobs.invariant import ClassData, class_features
+from latentsym.models import (
+    MODEL_TYPES,
+    Architecture,
+    FitOptions,
+    InvariantSpec,
+    TrainConfig,
+    fit,
+    load_model,
+)
 from latentsym.models.invariant import (
     InvariantConfig,
     InvariantEquivariantVAE,
@@ -40,6 +46,8 @@ from latentsym.models.invariant import (
 )
 
 FILES = ("ee_mumu_91GeV.lhe.gz", "ee_tautau_91GeV.lhe.gz", "ee_bb_91GeV.lhe.gz")
+ARCH = Architecture(latent_dim=6, hidden=(64, 64))  # inv_dim 2 + eq_dim 4
+QUIET = FitOptions(progress=False, num_threads=1)
 
 
 @cache
@@ -55,14 +63,11 @@ def _fitted(fraction: float, epochs: int = 60, batch_size: int = 128) -> tuple:
     res = fit_invariant(
         f_tr,
         data.labels[tr],
+        spec=InvariantSpec(inv_dim=2, labelled_fraction=fraction),
+        arch=ARCH,
+        train=TrainConfig(epochs=epochs, batch_size=batch_size, seed=0),
+        options=QUIET,
         class_names=data.class_names,
-        hidden=(64, 64),
-        labelled_fraction=fraction,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=0,
-        progress=False,
-        num_threads=1,
     )
     return res, f_te, data.labels[te]
 
@@ -174,9 +179,9 @@ def test_probe_and_rotation_tools() -> None:
             return v, np.zeros_like(v)
 
     change = rotation_invariance(Identity(), fm, [3, 7])  # pz: invariant
-    assert change["relative_change"] < 1e-10
+    assert change.relative_change < 1e-10
     moved = rotation_invariance(Identity(), fm, [1, 2])  # px, py: a random rotation
-    assert 0.7 < moved["relative_change"] < 1.3
+    assert 0.7 < moved.relative_change < 1.3
 
 
 def test_fit_invariant_on_the_z_pole_samples() -> None:
@@ -186,16 +191,16 @@ def test_fit_invariant_on_the_z_pole_samples() -> None:
     assert res.labelled.all()
     r = evaluate_invariant(res, f_te, y_te)
     # the invariant block carries the class, survives rotations about the beam
-    assert r["classifier_accuracy"] > 0.95
-    assert r["inv_probe"]["knn"]["accuracy"] > 0.95
-    assert r["inv_rotation"]["relative_change"] < 0.01
-    assert r["class_kept_under_rotation"] > 0.97
+    assert r.classifier_accuracy > 0.95
+    assert r.inv_probe.knn.accuracy > 0.95
+    assert r.inv_rotation.relative_change < 0.01
+    assert r.class_kept_under_rotation > 0.97
     # the equivariant block does not carry the class (chance 1/3, 630 test events:
     # stderr ~ 0.027) but moves under rotations (it holds the orientation)
-    assert r["eq_probe"]["knn"]["accuracy"] < 0.45
-    assert r["eq_probe"]["logistic"]["accuracy"] < 0.45
-    assert r["eq_rotation"]["relative_change"] > 0.1
-    assert r["recon_error"] < 0.2
+    assert r.eq_probe.knn.accuracy < 0.45
+    assert r.eq_probe.logistic.accuracy < 0.45
+    assert r.eq_rotation.relative_change > 0.1
+    assert r.recon_error < 0.2
     # and the orientation truth itself carries next to no class information
     assert probe_accuracy(direction_truth(f_te), y_te).accuracy < 0.45
 
@@ -216,11 +221,11 @@ def test_fit_checks_its_inputs() -> None:
     fm = _data("collider", 50).features
     y = _data("collider", 50).labels
     with pytest.raises(ConfigError, match=r"labelled_fraction must be in \(0, 1\]"):
-        fit_invariant(fm, y, labelled_fraction=0.0, progress=False)
+        fit_invariant(fm, y, spec=InvariantSpec(labelled_fraction=0.0), options=QUIET)
     with pytest.raises(ConfigError, match="missing"):
-        fit_invariant(fm, np.where(y == 1, 2, y), progress=False)
+        fit_invariant(fm, np.where(y == 1, 2, y), options=QUIET)
     with pytest.raises(ConfigError, match="labels have shape"):
-        fit_invariant(fm, y[:10], progress=False)
+        fit_invariant(fm, y[:10], options=QUIET)
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
@@ -239,13 +244,17 @@ def test_plain_vae_comparison_runs() -> None:
     data = _data("collider", 700)
     tr, _ = split_classes(data.labels, 0.3, seed=0)
     plain = fit(
-        take_events(data.features, tr), latent_dim=6, epochs=10, progress=False, num_threads=1
+        take_events(data.features, tr),
+        arch=Architecture(latent_dim=6),
+        train=TrainConfig(epochs=10),
+        options=QUIET,
     )
     p = evaluate_plain(plain, f_te, y_te)
-    assert set(p) == {"probe", "rotation", "recon_error"}
-    assert np.isfinite(p["recon_error"])
+    assert set(p.to_dict()) == {"probe", "rotation", "recon_error", "epochs_run"}
+    assert p.epochs_run == 10
+    assert np.isfinite(p.recon_error)
     # a rotated event is re-encoded by the plain VAE too: its latents move
-    assert p["rotation"]["relative_change"] > 0.05
+    assert p.rotation.relative_change > 0.05
     assert build(f_te.momenta, "collider", particle_names=f_te.particle_names).n_events == len(y_te)
 
 

@@ -1,6 +1,6 @@
 """Reading a trained latent space: relevance, intrinsic dimension and the verdict."""
 
-from latentsym.analysis.benchmark import DATASETS, BenchmarkRow, format_table, run_benchmark
+from latentsym.analysis.benchmark import DATASETS, BenchmarkRow, format_table
 from latentsym.analysis.checks import (
     ConstraintCheck,
     ConstraintResidual,
@@ -11,7 +11,6 @@ from latentsym.analysis.checks import (
 from latentsym.analysis.compare import (
     Comparison,
     ObservableComparison,
-    compare_files,
     compare_observables,
     generated_final_state_p4,
     inclusive_observables,
@@ -77,7 +76,6 @@ __all__ = [
     "Verdict",
     "beta_scan",
     "boost_z",
-    "compare_files",
     "compare_observables",
     "constraint_residuals",
     "decoder_tangency",
@@ -98,7 +96,6 @@ __all__ = [
     "relevance",
     "rotate_z",
     "rotation_check",
-    "run_benchmark",
     "swap_identical",
     "transformation_check",
     "twonn",

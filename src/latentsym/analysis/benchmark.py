@@ -11,7 +11,8 @@ an independent route:
   momenta: ``d``, ``d_approx`` and ``r`` come from
   :func:`latentsym.physics.constraints.dimension_ledger` on the cartesian features, the VAE
   is trained on :func:`latentsym.features.build`'s FeatureMatrix. e+e- and pp use the
-  bundled samples when ``samples_dir`` holds them, the seeded toys otherwise.
+  momenta of the bundled samples when given (:data:`SAMPLE_FILES`, read by the job
+  :func:`latentsym.jobs.benchmark.run_benchmark`), the seeded toys otherwise.
 
 Every data set also comes with noise (``<name>_noise``): Gaussian noise of
 ``NOISE_LEVEL`` (3 %) of each feature's standard deviation is added to every feature, and
@@ -29,37 +30,73 @@ variance, TwoNN, Levina-Bickel MLE with k = 20, on a seeded subsample of at most
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from latentsym import toys
 from latentsym.analysis.intrinsic import mle_levina_bickel, pca_dim, twonn
 from latentsym.analysis.scan import read_latents
 from latentsym.analysis.verdict import verdict
 from latentsym.errors import ConfigError
-from latentsym.features.build import FeatureMatrix
+from latentsym.features.build import FeatureMatrix, build
 from latentsym.features.scaler import constant_mask
+from latentsym.models import Architecture, TrainConfig
+from latentsym.physics.constraints import dimension_ledger
 
-__all__ = ["DATASETS", "NOISE_LEVEL", "BenchmarkRow", "format_table", "run_benchmark"]
+__all__ = [
+    "DATASETS",
+    "NOISE_LEVEL",
+    "SAMPLE_FILES",
+    "BenchmarkRow",
+    "KnownAnswer",
+    "MomentumSample",
+    "benchmark_row",
+    "check_datasets",
+    "format_table",
+    "known_answer",
+    "sample_topology",
+]
 
 NOISE_LEVEL = 0.03
 """Noise of the ``_noise`` data sets, as a fraction of each feature's standard deviation."""
 
-_SAMPLES = {"ee_mumu": "ee_mumu_91GeV.lhe.gz", "pp_mumu": "pp_mumu_13TeV.lhe.gz"}
+SAMPLE_FILES = {"ee_mumu": "ee_mumu_91GeV.lhe.gz", "pp_mumu": "pp_mumu_13TeV.lhe.gz"}
+"""Collider data sets that a bundled sample can stand in for (with or without noise)."""
 
 
-@dataclass(frozen=True)
-class _Prepared:
+@dataclass(frozen=True, eq=False)
+class MomentumSample:
+    """Momenta of a real sample for a collider data set: ``[N, n, 4]`` (E, px, py, pz),
+    the particle names, and where they come from (e.g. the file name)."""
+
+    momenta: np.ndarray
+    particle_names: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True, eq=False)
+class KnownAnswer:
+    """A data set of the benchmark: the features and their expected dimensions.
+
+    Attributes:
+        features: a FeatureMatrix (collider sets) or a raw ``[N, D]`` array (geometric).
+        d, d_approx: expected manifold dimension (with approximate constraints).
+        r: linear rank.
+        source: where d and r come from and which events were used.
+    """
+
     features: FeatureMatrix | np.ndarray
     d: int
     d_approx: int
     r: int
     source: str
+
+
+_Prepare = Callable[[int, int, MomentumSample | None], KnownAnswer]
 
 
 @dataclass(frozen=True)
@@ -118,49 +155,39 @@ class BenchmarkRow:
 
 
 def _annulus(n: int, seed: int) -> np.ndarray:
-    from latentsym.toys import circle
-
     radius = np.random.default_rng(seed + 1).uniform(0.5, 1.5, n)
-    return circle(n, seed=seed) * radius[:, None]
+    return toys.circle(n, seed=seed) * radius[:, None]
 
 
-def _geometric(make: Callable[[int, int], np.ndarray], d: int, r: int) -> Callable[..., _Prepared]:
-    def prepare(n: int, seed: int, samples_dir: Path | None) -> _Prepared:
-        return _Prepared(make(n, seed), d, d, r, "toy truth")
+def _geometric(make: Callable[[int, int], np.ndarray], d: int, r: int) -> _Prepare:
+    def prepare(n: int, seed: int, sample: MomentumSample | None) -> KnownAnswer:
+        return KnownAnswer(make(n, seed), d, d, r, "toy truth")
 
     return prepare
 
 
-def _collider(
-    name: str, make: Callable[[int, int], np.ndarray], names: Sequence[str]
-) -> Callable[..., _Prepared]:
-    def prepare(n: int, seed: int, samples_dir: Path | None) -> _Prepared:
-        from latentsym.features import build
-        from latentsym.physics.constraints import dimension_ledger
-
-        path = samples_dir / _SAMPLES[name] if samples_dir and name in _SAMPLES else None
-        if path is not None and path.exists():
-            from latentsym.io.read import read_events
-            from latentsym.physics.selection import select_final_state
-
-            events, _ = read_events(path, max_events=n)
-            fs = select_final_state(events, " ".join(names))
-            momenta, labels, source = fs.momenta(), list(fs.names), f"ledger, {path.name}"
+def _collider(make: Callable[[int, int], np.ndarray], names: Sequence[str]) -> _Prepare:
+    def prepare(n: int, seed: int, sample: MomentumSample | None) -> KnownAnswer:
+        if sample is not None:
+            momenta, labels = sample.momenta, list(sample.particle_names)
+            source = f"ledger, {sample.source}"
         else:
             momenta, labels, source = make(n, seed), list(names), "ledger, toy"
         feats = build(np.asarray(momenta, dtype=np.float64), particle_names=labels)
         led = dimension_ledger(momenta, labels)
-        return _Prepared(feats, led.manifold_dim, led.manifold_dim_approx, led.linear_rank, source)
+        return KnownAnswer(
+            feats, led.manifold_dim, led.manifold_dim_approx, led.linear_rank, source
+        )
 
     return prepare
 
 
-def _noisy(prepare: Callable[..., _Prepared]) -> Callable[..., _Prepared]:
+def _noisy(prepare: _Prepare) -> _Prepare:
     """The same data set with Gaussian noise of NOISE_LEVEL x each feature's std added
     (seeded); d, d_approx and r stay those of the noise-free data."""
 
-    def noisy(n: int, seed: int, samples_dir: Path | None) -> _Prepared:
-        prep = prepare(n, seed, samples_dir)
+    def noisy(n: int, seed: int, sample: MomentumSample | None) -> KnownAnswer:
+        prep = prepare(n, seed, sample)
         clean = prep.features.values if isinstance(prep.features, FeatureMatrix) else prep.features
         x = np.asarray(clean, dtype=np.float64)
         rng = np.random.default_rng([seed, 7919])
@@ -176,10 +203,10 @@ def _noisy(prepare: Callable[..., _Prepared]) -> Callable[..., _Prepared]:
     return noisy
 
 
-def _registry() -> dict[str, tuple[str, bool, Callable[..., _Prepared]]]:
-    from latentsym import toys
+_PARTICLES = {"ee_mumu": toys.MUON_PAIR, "pp_mumu": toys.MUON_PAIR, "flat3": ("g", "g", "g")}
 
-    mumu = toys.MUON_PAIR
+
+def _registry() -> dict[str, tuple[str, bool, _Prepare]]:
     clean = {
         "circle": (
             "O(2) circle in R^2",
@@ -201,17 +228,17 @@ def _registry() -> dict[str, tuple[str, bool, Callable[..., _Prepared]]]:
         "ee_mumu": (
             "e+e- -> mu+mu- at 91.2 GeV",
             True,
-            _collider("ee_mumu", lambda n, s: toys.ee_to_mumu(n, seed=s), mumu),
+            _collider(lambda n, s: toys.ee_to_mumu(n, seed=s), _PARTICLES["ee_mumu"]),
         ),
         "pp_mumu": (
             "pp -> Z -> mu+mu- (LO)",
             True,
-            _collider("pp_mumu", lambda n, s: toys.pp_to_mumu(n, seed=s), mumu),
+            _collider(lambda n, s: toys.pp_to_mumu(n, seed=s), _PARTICLES["pp_mumu"]),
         ),
         "flat3": (
             "flat massless 3-body phase space",
             True,
-            _collider("flat3", lambda n, s: toys.flat_phase_space(n, 3, seed=s), ("g", "g", "g")),
+            _collider(lambda n, s: toys.flat_phase_space(n, 3, seed=s), _PARTICLES["flat3"]),
         ),
     }
     out = {}
@@ -227,7 +254,7 @@ def _registry() -> dict[str, tuple[str, bool, Callable[..., _Prepared]]]:
 
 _CLEAN = ("circle", "annulus", "sphere", "torus", "oscillators", "ee_mumu", "pp_mumu", "flat3")
 DATASETS: tuple[str, ...] = tuple(name for clean in _CLEAN for name in (clean, f"{clean}_noise"))
-"""Names accepted by :func:`run_benchmark`, in table order."""
+"""Names accepted by :func:`latentsym.jobs.benchmark.run_benchmark`, in table order."""
 
 
 def _n_features(features: FeatureMatrix | np.ndarray) -> int:
@@ -242,46 +269,15 @@ def _standardised(features: FeatureMatrix | np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
-def run_benchmark(
-    datasets: Sequence[str] | None = None,
-    *,
-    n_events: int = 20000,
-    epochs: int | None = None,
-    batch_size: int = 1024,
-    beta: float = 0.1,
-    latent_dim: int = 6,
-    seed: int = 0,
-    quick: bool = False,
-    baseline_points: int = 5000,
-    samples_dir: str | os.PathLike[str] | None = None,
-    progress: bool = False,
-) -> list[BenchmarkRow]:
-    """Train and read a VAE on each known-answer data set; compare with the baselines.
-
-    Args:
-        datasets: names from :data:`DATASETS` (default: all).
-        n_events: events (points) per data set.
-        epochs: training epochs (default: :class:`latentsym.models.TrainConfig`'s).
-        batch_size: training batch size.
-        beta: KL weight; latent_dim: latent directions.
-        seed: seed of the data, the training and the subsamples.
-        quick: 2000 events, 60 epochs of batch 128 (for tests and smoke runs, about 2 s
-            per data set); overrides ``n_events``, ``epochs`` and ``batch_size``.
-        baseline_points: the baselines use at most this many events (seeded subsample).
-        samples_dir: folder with the bundled samples (``ee_mumu_91GeV.lhe.gz``,
-            ``pp_mumu_13TeV.lhe.gz``); toys are used when None or missing.
-        progress: print one line per data set.
-
-    Returns:
-        One :class:`BenchmarkRow` per data set, in the order asked.
+def check_datasets(datasets: Sequence[str] | None = None) -> list[str]:
+    """The data sets asked for (default: all of :data:`DATASETS`), checked.
 
     Raises:
         ConfigError: an unknown data-set name.
 
     Example:
-        >>> rows = run_benchmark(["circle"], quick=True)  # doctest: +SKIP
-        >>> rows[0].pca, round(rows[0].twonn)  # doctest: +SKIP
-        (2, 1)
+        >>> check_datasets(["circle", "sphere_noise"])
+        ['circle', 'sphere_noise']
     """
     names = list(DATASETS if datasets is None else datasets)
     unknown = [n for n in names if n not in DATASETS]
@@ -289,62 +285,99 @@ def run_benchmark(
         raise ConfigError(
             f"run_benchmark: unknown data set(s) {unknown}; allowed: {', '.join(DATASETS)}"
         )
-    if quick:
-        n_events, epochs, batch_size = 2000, 60, 128
-    fit_kwargs: dict[str, Any] = {"batch_size": batch_size}
-    if epochs is not None:
-        fit_kwargs["epochs"] = epochs
-    folder = Path(samples_dir) if samples_dir is not None else None
-    registry = _registry()
-    rows = []
-    for name in names:
-        description, curved, prepare = registry[name]
-        prep = prepare(n_events, seed, folder)
-        t0 = time.perf_counter()
-        reading = read_latents(
-            prep.features,
-            beta=beta,
-            seed=seed,
-            latent_dim=latent_dim,
-            id_points=baseline_points,
-            **fit_kwargs,
-        )
-        train_s = time.perf_counter() - t0
-        x = _standardised(prep.features)
-        sub = x[np.random.default_rng(seed).permutation(len(x))[:baseline_points]]
-        v = verdict(
-            reading.k,
-            prep.d,
-            prep.r,
-            reading.latent_id if math.isfinite(reading.latent_id) else None,
-            prep.d_approx,
-        )
-        row = BenchmarkRow(
-            dataset=name,
-            description=description,
-            source=prep.source,
-            curved=curved,
-            n_events=len(x),
-            n_features=_n_features(prep.features),
-            d=prep.d,
-            d_approx=prep.d_approx,
-            r=prep.r,
-            k=reading.k,
-            relevance=reading.relevance,
-            latent_id=reading.latent_id,
-            pca=int(pca_dim(x)),
-            twonn=float(twonn(sub)),
-            mle=float(mle_levina_bickel(sub)),
-            consistent=v.consistent,
-            verdict_text=v.text,
-            train_s=train_s,
-            latent_id_nearest=reading.latent_id_nearest,
-            latent_id_scale=reading.latent_id_scale,
-        )
-        if progress:
-            print(format_table([row]).splitlines()[-1], flush=True)
-        rows.append(row)
-    return rows
+    return names
+
+
+def sample_topology(name: str) -> str | None:
+    """The final state to select from the bundled sample of data set ``name`` (see
+    :data:`SAMPLE_FILES`; noisy sets share their clean set's), or None when it has none.
+
+    Example:
+        >>> sample_topology("ee_mumu_noise"), sample_topology("circle")
+        ('mu+ mu-', None)
+    """
+    base = name.removesuffix("_noise")
+    return " ".join(_PARTICLES[base]) if base in SAMPLE_FILES else None
+
+
+def known_answer(
+    name: str, n_events: int, seed: int = 0, sample: MomentumSample | None = None
+) -> KnownAnswer:
+    """The features and expected dimensions of data set ``name`` (a :data:`DATASETS` key).
+
+    Args:
+        name: the data set.
+        n_events: points to generate (a given ``sample`` is used as it is).
+        seed: seed of the toy and of the noise.
+        sample: the momenta of a bundled sample for a collider set (the toy otherwise).
+
+    Example:
+        >>> data = known_answer("circle", 100)
+        >>> data.features.shape, data.d, data.r
+        ((100, 2), 1, 2)
+    """
+    (checked,) = check_datasets([name])
+    return _registry()[checked][2](n_events, seed, sample)
+
+
+def benchmark_row(
+    name: str,
+    data: KnownAnswer,
+    *,
+    arch: Architecture | None = None,
+    train: TrainConfig | None = None,
+    baseline_points: int = 5000,
+) -> BenchmarkRow:
+    """Train and read a VAE on one data set and compare it with the baselines.
+
+    Args:
+        name: the data set (a :data:`DATASETS` key: its description and curvature).
+        data: its features and expected dimensions (:func:`known_answer`).
+        arch: the network (default :class:`~latentsym.models.Architecture`).
+        train: training settings (default :class:`~latentsym.models.TrainConfig`); its
+            seed also seeds the subsample of the baselines.
+        baseline_points: the baselines use at most this many events.
+
+    Returns:
+        The :class:`BenchmarkRow`.
+    """
+    (checked,) = check_datasets([name])
+    description, curved, _ = _registry()[checked]
+    cfg = train if train is not None else TrainConfig()
+    t0 = time.perf_counter()
+    reading = read_latents(data.features, arch=arch, train=cfg, id_points=baseline_points)
+    train_s = time.perf_counter() - t0
+    x = _standardised(data.features)
+    sub = x[np.random.default_rng(cfg.seed).permutation(len(x))[:baseline_points]]
+    v = verdict(
+        reading.k,
+        data.d,
+        data.r,
+        reading.latent_id if math.isfinite(reading.latent_id) else None,
+        data.d_approx,
+    )
+    return BenchmarkRow(
+        dataset=checked,
+        description=description,
+        source=data.source,
+        curved=curved,
+        n_events=len(x),
+        n_features=_n_features(data.features),
+        d=data.d,
+        d_approx=data.d_approx,
+        r=data.r,
+        k=reading.k,
+        relevance=reading.relevance,
+        latent_id=reading.latent_id,
+        pca=int(pca_dim(x)),
+        twonn=float(twonn(sub)),
+        mle=float(mle_levina_bickel(sub)),
+        consistent=v.consistent,
+        verdict_text=v.text,
+        train_s=train_s,
+        latent_id_nearest=reading.latent_id_nearest,
+        latent_id_scale=reading.latent_id_scale,
+    )
 
 
 def _num(value: float) -> str:

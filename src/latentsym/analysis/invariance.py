@@ -1,9 +1,8 @@
-"""Multi-class data and the checks of the invariant/equivariant VAE.
+"""The checks of the invariant/equivariant VAE, on arrays of held-out events.
 
-- :func:`class_features`: several event files -> one feature matrix, the class of each
-  event being its file (read_events, select_final_state and build per file, as the
-  pipeline does; particles named generically ``p1 .. pn`` in the selection's PDG-id order,
-  which for a fermion pair is antiparticle first).
+The multi-class data themselves (several event files -> one feature matrix, the class of
+each event being its file) come from :func:`latentsym.jobs.invariant.class_features`.
+
 - :func:`probe_accuracy`: how much class information a set of latents carries, measured
   by a simple classifier (k nearest neighbours or logistic regression) trained on one half
   of the events and scored on the other.
@@ -11,33 +10,35 @@
   random angle about the beam axis.
 - :func:`reconstruction_error`: mean squared reconstruction error per feature, in units of
   the feature's spread, to compare models with different scalers.
+- :func:`evaluate_invariant` and :func:`evaluate_plain`: all of these for a trained model
+  (:class:`InvariantMetrics`, :class:`PlainMetrics`).
 
 Example:
-    >>> data = class_features(["a.lhe.gz", "b.lhe.gz"])  # doctest: +SKIP
-    >>> probe_accuracy(mu[:, :2], data.labels).accuracy  # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)
+    >>> probe_accuracy(rng.normal(size=(600, 2)), rng.integers(0, 3, 600)).method
+    'knn'
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from latentsym.errors import ConfigError, TopologyError
+from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix, build
 from latentsym.features.scaler import constant_mask
-from latentsym.io.read import read_events
-from latentsym.physics.selection import select_final_state, topology_name
+from latentsym.models.mechanism import act
 
 __all__ = [
-    "ClassData",
+    "InvariantMetrics",
+    "PlainMetrics",
+    "ProbePair",
     "ProbeResult",
-    "class_features",
+    "RotationChange",
     "direction_truth",
     "evaluate_invariant",
     "evaluate_plain",
@@ -48,142 +49,6 @@ __all__ = [
     "split_classes",
     "take_events",
 ]
-
-
-@dataclass(frozen=True, eq=False)
-class ClassData:
-    """Features of several classes of events.
-
-    Attributes:
-        features: the concatenated :class:`FeatureMatrix` (particles ``p1 .. pn``).
-        labels: ``[N]`` int64 class index of every event (its file's position).
-        class_names: the K class names (file stems).
-        topologies: the final state selected in each class, e.g. ``"mu+ mu-"`` (each
-            file or label value selects its own most common one unless ``topology`` is
-            given; a class spread over files with different ones lists them all).
-    """
-
-    features: FeatureMatrix
-    labels: np.ndarray
-    class_names: tuple[str, ...]
-    topologies: tuple[str, ...]
-
-
-def _stem(path: str | os.PathLike[str]) -> str:
-    name = Path(path).name
-    for suffix in (".lhe.gz", ".lhe", ".root"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def class_features(
-    paths: Sequence[str | os.PathLike[str]],
-    representation: str = "cartesian",
-    *,
-    max_events: int | None = None,
-    topology: str | None = None,
-    label_branch: str | None = None,
-    read_options: dict[str, Any] | None = None,
-) -> ClassData:
-    """Read several files and build one feature matrix with the class of every event.
-
-    The class of an event is its file, or with ``label_branch`` the value of that branch
-    of a ROOT file's tree (one integer per event, e.g. a process id or a truth label; the
-    distinct values, sorted, become classes 0 .. K-1, named ``"<branch>=<value>"``).
-
-    Args:
-        paths: event files: K >= 2 of them (one class each), or with ``label_branch`` any
-            number of ROOT files that together hold at least two label values.
-        representation: ``"cartesian"`` or ``"collider"`` (:func:`latentsym.features.build`).
-        max_events: events read per file (default: all).
-        topology: the final state to select in every file (default: each file's most
-            common one; all must have the same number of particles).
-        label_branch: name of a per-event integer branch holding the class.
-        read_options: ROOT reading options (``tree``, ``layout``, ``collections``, ...).
-
-    Returns:
-        :class:`ClassData`.
-
-    Raises:
-        ConfigError: fewer than two classes; a label branch that is missing, not one
-            integer per event, or asked of an LHE file. TopologyError: final states of
-            different sizes.
-    """
-    if len(paths) < 2 and label_branch is None:
-        raise ConfigError(
-            f"class_features needs at least two files (one per class); got {len(paths)}. "
-            "With one file, give the branch that holds each event's class (label_branch)."
-        )
-    momenta: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    tops: dict[int, list[str]] = {}  # final states of each class
-
-    def add(events: Any, label: int, where: str) -> None:
-        fs = select_final_state(events, topology)
-        if momenta and fs.n_particles != momenta[0].shape[1]:
-            first = next(iter(tops.values()))[0]
-            raise TopologyError(
-                f"{where}: final state {topology_name(fs.pids)!r} has {fs.n_particles} "
-                f"particles but the first class has {momenta[0].shape[1]} ({first!r}); the "
-                "classes must share the number of final-state particles"
-            )
-        momenta.append(fs.momenta())
-        weights.append(fs.weight)
-        labels.append(np.full(fs.n_events, label, dtype=np.int64))
-        tops.setdefault(label, []).append(topology_name(fs.pids))
-
-    for k, path in enumerate(paths):
-        events, info = read_events(path, max_events=max_events, **(read_options or {}))
-        if label_branch is None:
-            add(events, k, str(path))
-            continue
-        raw = _label_values(path, info, label_branch, len(events))
-        for v in np.unique(raw).tolist():  # each class selects its own final state
-            add(events[raw == v], v, f"{path}, {label_branch} = {v}")
-    p = np.concatenate(momenta)
-    names = tuple(f"p{i + 1}" for i in range(p.shape[1]))
-    fm = build(p, representation, particle_names=names, weight=np.concatenate(weights))
-    const = constant_mask(fm.values.astype(np.float64))
-    fm = replace(fm, constant=tuple(str(n) for n in np.asarray(fm.names)[const]))
-    values, y = np.unique(np.concatenate(labels), return_inverse=True)
-    topologies = tuple(", ".join(dict.fromkeys(tops[v])) for v in values.tolist())
-    if label_branch is None:
-        return ClassData(fm, y.astype(np.int64), tuple(_stem(p_) for p_ in paths), topologies)
-    if len(values) < 2:
-        raise ConfigError(
-            f"{label_branch!r} takes the single value {values[0]} in "
-            f"{', '.join(str(p_) for p_ in paths)}; at least two classes are needed"
-        )
-    class_names = tuple(f"{label_branch}={v}" for v in values.tolist())
-    return ClassData(fm, y.astype(np.int64), class_names, topologies)
-
-
-def _label_values(path: Any, info: Any, branch: str, n_events: int) -> np.ndarray:
-    """The per-event integer labels in ``branch`` of the tree ``info`` was read from."""
-    import uproot
-
-    if info.format != "root":
-        raise ConfigError(
-            f"{path}: a label branch ({branch!r}) is read from ROOT files only; give LHE files "
-            "one class per file (no label branch)"
-        )
-    with uproot.open(path) as f:
-        tree = f[info.tree]
-        keys = tree.keys()
-        if branch not in keys:
-            listing = ", ".join(sorted(keys)[:20])
-            raise ConfigError(
-                f"{path}: tree {info.tree!r} has no branch {branch!r}; branches: {listing}"
-            )
-        raw = tree[branch].array(entry_stop=n_events, library="np")
-    if raw.dtype == object or raw.ndim != 1 or raw.dtype.kind not in "iub":
-        raise ConfigError(
-            f"{path}: branch {branch!r} must hold one integer per event (a class label); it "
-            f"holds {raw.dtype} values of shape {raw.shape}"
-        )
-    return raw.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -308,25 +173,41 @@ def rotate_momenta(momenta: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.n
     Returns:
         ``(rotated [N, n, 4], angles [N])``.
     """
-    from latentsym.models.mechanism import act
-
     angle = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, len(momenta))
     return act(np.asarray(momenta, dtype=np.float64), angle=angle).numpy(), angle
 
 
+@dataclass(frozen=True)
+class RotationChange:
+    """How much some latent means move under random rotations about the beam.
+
+    Attributes:
+        relative_change: ``mean |mu(Rx) - mu(x)|^2 / (2 tr Cov mu)``: 0 for an invariant
+            block, about 1 when the rotated event is as far from the original as a random
+            other event (NaN when the latents do not vary).
+        rms_change: ``sqrt(mean |dmu|^2)`` in latent units.
+        spread: ``sqrt(tr Cov mu)``.
+    """
+
+    relative_change: float
+    rms_change: float
+    spread: float
+
+    def to_dict(self) -> dict[str, float]:
+        """Dictionary of the three numbers."""
+        return asdict(self)
+
+
 def rotation_invariance(
     trained: Any, features: FeatureMatrix, dims: Sequence[int], *, seed: int = 0
-) -> dict[str, float]:
+) -> RotationChange:
     """How much the latent means of ``dims`` move under random rotations about the beam.
 
     Every event is rotated by its own random angle, its features rebuilt with the model's
     representation, and both versions encoded.
 
     Returns:
-        ``relative_change``: ``mean |mu(Rx) - mu(x)|^2 / (2 tr Cov mu)`` over the chosen
-        directions: 0 for an invariant block, about 1 when the rotated event is as far
-        from the original as a random other event; ``rms_change``: ``sqrt(mean |dmu|^2)``
-        in latent units; ``spread``: ``sqrt(tr Cov mu)``.
+        A :class:`RotationChange` over the chosen directions.
     """
     if len(dims) == 0:
         raise ConfigError("rotation_invariance needs at least one latent direction")
@@ -337,11 +218,11 @@ def rotation_invariance(
     mu1 = trained.encode(moved.values)[0][:, idx]
     d2 = float(np.mean(np.sum((mu1 - mu0) ** 2, axis=1)))
     var = float(mu0.var(axis=0).sum())
-    return {
-        "relative_change": d2 / (2 * var) if var > 0 else float("nan"),
-        "rms_change": float(np.sqrt(d2)),
-        "spread": float(np.sqrt(var)),
-    }
+    return RotationChange(
+        relative_change=d2 / (2 * var) if var > 0 else float("nan"),
+        rms_change=float(np.sqrt(d2)),
+        spread=float(np.sqrt(var)),
+    )
 
 
 def reconstruction_error(trained: Any, features: FeatureMatrix) -> float:
@@ -399,9 +280,88 @@ def split_classes(
     return tr, te
 
 
+@dataclass(frozen=True)
+class ProbePair:
+    """The two probes of one set of latents: k nearest neighbours and logistic regression."""
+
+    knn: ProbeResult
+    logistic: ProbeResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"knn": ..., "logistic": ...}`` of :meth:`ProbeResult.to_dict`."""
+        return {"knn": self.knn.to_dict(), "logistic": self.logistic.to_dict()}
+
+
+def _probes(z: np.ndarray, labels: np.ndarray, seed: int) -> ProbePair:
+    return ProbePair(
+        knn=probe_accuracy(z, labels, method="knn", seed=seed),
+        logistic=probe_accuracy(z, labels, method="logistic", seed=seed),
+    )
+
+
+@dataclass(frozen=True)
+class InvariantMetrics:
+    """The numbers of an invariant/equivariant fit on held-out events.
+
+    Attributes:
+        classifier_accuracy: accuracy of the argmax of the encoder's q(y|x).
+        inv_probe, eq_probe: the probes on the posterior means of each block.
+        inv_rotation, eq_rotation: how much each block moves under rotations.
+        class_kept_under_rotation: fraction of events whose predicted class does not
+            change under a rotation.
+        recon_error: :func:`reconstruction_error`.
+    """
+
+    classifier_accuracy: float
+    inv_probe: ProbePair
+    eq_probe: ProbePair
+    inv_rotation: RotationChange
+    eq_rotation: RotationChange
+    class_kept_under_rotation: float
+    recon_error: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (the ``invariant`` entry of the run's ``summary.json``)."""
+        return {
+            "classifier_accuracy": self.classifier_accuracy,
+            "inv_probe": self.inv_probe.to_dict(),
+            "eq_probe": self.eq_probe.to_dict(),
+            "inv_rotation": self.inv_rotation.to_dict(),
+            "eq_rotation": self.eq_rotation.to_dict(),
+            "class_kept_under_rotation": self.class_kept_under_rotation,
+            "recon_error": self.recon_error,
+        }
+
+
+@dataclass(frozen=True)
+class PlainMetrics:
+    """The same numbers for a plain VAE on all its latents.
+
+    Attributes:
+        probe: the probes on all posterior means.
+        rotation: how much they move under rotations.
+        recon_error: :func:`reconstruction_error`.
+        epochs_run: epochs the plain VAE trained.
+    """
+
+    probe: ProbePair
+    rotation: RotationChange
+    recon_error: float
+    epochs_run: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (the ``plain`` entry of the run's ``summary.json``)."""
+        return {
+            "probe": self.probe.to_dict(),
+            "rotation": self.rotation.to_dict(),
+            "recon_error": self.recon_error,
+            "epochs_run": self.epochs_run,
+        }
+
+
 def evaluate_invariant(
     result: Any, features: FeatureMatrix, labels: np.ndarray, *, seed: int = 0
-) -> dict[str, Any]:
+) -> InvariantMetrics:
     """The numbers of an invariant/equivariant fit on held-out events.
 
     Args:
@@ -411,11 +371,7 @@ def evaluate_invariant(
         seed: seed of the probes' split and of the rotation angles.
 
     Returns:
-        JSON-safe dict: ``classifier_accuracy`` (argmax of q(y|x)), ``inv_probe`` and
-        ``eq_probe`` (kNN and logistic :class:`ProbeResult` dicts on the posterior means
-        of each block), ``inv_rotation`` and ``eq_rotation`` (:func:`rotation_invariance`),
-        ``class_kept_under_rotation`` (fraction whose predicted class does not change),
-        ``recon_error`` (:func:`reconstruction_error`).
+        :class:`InvariantMetrics`.
     """
     model = result.model
     trained = result.trained
@@ -426,34 +382,26 @@ def evaluate_invariant(
     rotated, _ = rotate_momenta(features.momenta, seed)
     moved = build(rotated, features.representation, particle_names=features.particle_names)
     pred_rot = result.class_probs(moved).argmax(1)
-    return {
-        "classifier_accuracy": float(np.mean(pred == labels)),
-        "inv_probe": {
-            m: probe_accuracy(mu[:, inv], labels, method=m, seed=seed).to_dict()
-            for m in ("knn", "logistic")
-        },
-        "eq_probe": {
-            m: probe_accuracy(mu[:, eq], labels, method=m, seed=seed).to_dict()
-            for m in ("knn", "logistic")
-        },
-        "inv_rotation": rotation_invariance(trained, features, inv, seed=seed),
-        "eq_rotation": rotation_invariance(trained, features, eq, seed=seed),
-        "class_kept_under_rotation": float(np.mean(pred == pred_rot)),
-        "recon_error": reconstruction_error(trained, features),
-    }
+    return InvariantMetrics(
+        classifier_accuracy=float(np.mean(pred == labels)),
+        inv_probe=_probes(mu[:, inv], labels, seed),
+        eq_probe=_probes(mu[:, eq], labels, seed),
+        inv_rotation=rotation_invariance(trained, features, inv, seed=seed),
+        eq_rotation=rotation_invariance(trained, features, eq, seed=seed),
+        class_kept_under_rotation=float(np.mean(pred == pred_rot)),
+        recon_error=reconstruction_error(trained, features),
+    )
 
 
 def evaluate_plain(
     trained: Any, features: FeatureMatrix, labels: np.ndarray, *, seed: int = 0
-) -> dict[str, Any]:
+) -> PlainMetrics:
     """The same numbers for a plain VAE (all latents): probe, rotation change, recon error."""
     mu, _ = trained.encode(features)
     dims = list(range(mu.shape[1]))
-    return {
-        "probe": {
-            m: probe_accuracy(mu, labels, method=m, seed=seed).to_dict()
-            for m in ("knn", "logistic")
-        },
-        "rotation": rotation_invariance(trained, features, dims, seed=seed),
-        "recon_error": reconstruction_error(trained, features),
-    }
+    return PlainMetrics(
+        probe=_probes(mu, labels, seed),
+        rotation=rotation_invariance(trained, features, dims, seed=seed),
+        recon_error=reconstruction_error(trained, features),
+        epochs_run=int(trained.epochs_run),
+    )

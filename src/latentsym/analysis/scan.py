@@ -33,8 +33,11 @@ from latentsym.analysis.intrinsic import latent_dimension
 from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
+from latentsym.models import Architecture, FitOptions, TrainConfig, fit
 
 __all__ = [
+    "DEFAULT_BETAS",
+    "DEFAULT_SEEDS",
     "LatentReading",
     "Plateau",
     "ScanPoint",
@@ -45,7 +48,9 @@ __all__ = [
 ]
 
 DEFAULT_BETAS = (0.03, 0.1, 0.3, 1.0, 3.0)
+"""KL weights of a scan unless told otherwise."""
 DEFAULT_SEEDS = (0, 1, 2)
+"""Training seeds of a scan unless told otherwise."""
 _ID_POINTS = 5000
 
 
@@ -77,36 +82,36 @@ class LatentReading:
 def read_latents(
     features: FeatureMatrix | np.ndarray,
     *,
-    beta: float,
-    seed: int,
-    latent_dim: int = 6,
+    arch: Architecture | None = None,
+    train: TrainConfig | None = None,
+    options: FitOptions | None = None,
     threshold: float = 0.5,
     id_points: int = _ID_POINTS,
-    **fit_kwargs: Any,
 ) -> LatentReading:
     """Train one VAE in memory and read its relevant count and latent intrinsic dimension.
 
     Args:
         features: a FeatureMatrix or raw ``[N, F]`` features.
-        beta: KL weight.
-        seed: training seed (also seeds the subsample of the dimension estimate).
-        latent_dim: number of latent directions L.
+        arch: the network (default :class:`~latentsym.models.Architecture`).
+        train: training settings, beta and seed included (default
+            :class:`~latentsym.models.TrainConfig`); the seed also seeds the subsample of
+            the dimension estimate.
+        options: how the fit runs (default: no progress bar, no checkpoint).
         threshold: relevance threshold of a relevant direction.
         id_points: the dimension estimate uses at most this many encoded events.
-        **fit_kwargs: passed on to :func:`latentsym.models.fit` (epochs, hidden, ...).
 
     Returns:
         A :class:`LatentReading`.
 
     Example:
         >>> from latentsym.toys import circle
-        >>> read_latents(circle(2000), beta=0.1, seed=0, epochs=5).k  # doctest: +SKIP
+        >>> read_latents(circle(2000), train=TrainConfig(epochs=5)).k  # doctest: +SKIP
         2
     """
-    from latentsym.models import fit
-
-    fit_kwargs.setdefault("progress", False)
-    trained = fit(features, latent_dim=latent_dim, beta=beta, seed=seed, **fit_kwargs)
+    cfg = train if train is not None else TrainConfig()
+    run = options if options is not None else FitOptions(progress=False)
+    trained = fit(features, arch=arch, train=cfg, options=run)
+    seed = cfg.seed
     values = features.values if isinstance(features, FeatureMatrix) else features
     mu, sigma = trained.encode(np.asarray(values, dtype=np.float32))
     rel = relevance(mu, sigma=sigma, threshold=threshold)
@@ -281,11 +286,11 @@ def beta_scan(
     *,
     betas: Sequence[float] = DEFAULT_BETAS,
     seeds: Sequence[int] = DEFAULT_SEEDS,
-    latent_dim: int = 6,
+    arch: Architecture | None = None,
+    train: TrainConfig | None = None,
     threshold: float = 0.5,
     min_length: int = 2,
     progress: bool = False,
-    **fit_kwargs: Any,
 ) -> ScanResult:
     """Train one model per ``(beta, seed)`` and find where the relevant count is stable.
 
@@ -293,11 +298,12 @@ def beta_scan(
         features: a FeatureMatrix or raw ``[N, F]`` features.
         betas: KL weights (sorted here; must be positive and distinct).
         seeds: training seeds (distinct, at least one).
-        latent_dim: latent directions of every model.
+        arch: the network of every model (default :class:`~latentsym.models.Architecture`).
+        train: the other training settings (epochs, batch size, ...); its beta and seed
+            are replaced by each point's.
         threshold: relevance threshold of a relevant direction.
         min_length: fewest consecutive betas a plateau needs.
         progress: show a tqdm bar over the models.
-        **fit_kwargs: passed on to :func:`latentsym.models.fit` (epochs, hidden, ...).
 
     Returns:
         A :class:`ScanResult`.
@@ -307,7 +313,8 @@ def beta_scan(
 
     Example:
         >>> from latentsym.toys import circle
-        >>> res = beta_scan(circle(2000), betas=(0.1, 1.0), epochs=5)  # doctest: +SKIP
+        >>> cfg = TrainConfig(epochs=5)
+        >>> res = beta_scan(circle(2000), betas=(0.1, 1.0), train=cfg)  # doctest: +SKIP
         >>> res.k_table.shape  # doctest: +SKIP
         (2, 3)
     """
@@ -317,18 +324,16 @@ def beta_scan(
     s = [int(x) for x in seeds]
     if not s or len(set(s)) != len(s):
         raise ConfigError(f"beta_scan: seeds must be distinct integers, got {list(seeds)}")
-    fit_kwargs.pop("progress", None)
+    network = arch if arch is not None else Architecture()
+    base = train if train is not None else TrainConfig()
     grid = [(beta, seed) for beta in b for seed in s]
     points = []
     for beta, seed in tqdm(grid, desc="beta scan", disable=not progress):
         reading = read_latents(
             features,
-            beta=beta,
-            seed=seed,
-            latent_dim=latent_dim,
+            arch=network,
+            train=base.replace(beta=beta, seed=seed),
             threshold=threshold,
-            progress=False,
-            **fit_kwargs,
         )
         points.append(ScanPoint(beta, seed, reading))
     table = np.array([p.reading.k for p in points]).reshape(len(b), len(s))
@@ -336,7 +341,7 @@ def beta_scan(
         tuple(b),
         tuple(s),
         tuple(points),
-        latent_dim,
+        network.latent_dim,
         threshold,
         find_plateau(b, table, min_length=min_length),
     )

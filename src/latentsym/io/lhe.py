@@ -30,11 +30,11 @@ import numpy as np
 import pylhe
 
 from latentsym.errors import ConfigError, EventFileError, SchemaError
+from latentsym.io.formats import detect_format
 from latentsym.io.lhe_fast import Block, Unsupported, iterate_blocks, split_block
-from latentsym.io.read import detect_format
 from latentsym.io.schema import EventFile, RunInfo, make_events, sqrt_s_from_beams
 
-__all__ = ["ENGINES", "iterate_lhe", "read_lhe"]
+__all__ = ["ENGINES", "EVENT_FIELDS", "INIT_KEYS", "iterate_lhe", "read_lhe"]
 
 ENGINES = ("auto", "fast", "pylhe")
 """Event parsers of :func:`read_lhe`: the numpy one with pylhe as fallback, or either."""
@@ -42,11 +42,12 @@ _log = logging.getLogger(__name__)
 
 _FLOATS = attrgetter("px", "py", "pz", "e", "m", "lifetime", "spin")
 _INTS = attrgetter("id", "status", "mother1", "mother2", "color1", "color2")
-_EVENT_FIELDS = ("process_id", "scale", "alpha_qed", "alpha_qcd")
-# Keys of RunInfo.extra that the <init> block and <initrwgt> carry themselves.
-_INIT_KEYS = (
+EVENT_FIELDS = ("process_id", "scale", "alpha_qed", "alpha_qcd")
+"""Per-event fields of the event line besides the weight (IDPRUP SCALUP AQEDUP AQCDUP)."""
+INIT_KEYS = (
     "processes", "weighting_strategy", "pdf_group", "pdf_set", "weight_labels", "lhe_reader",
 )  # fmt: skip
+"""Keys of ``RunInfo.extra`` that the ``<init>`` block and ``<initrwgt>`` carry themselves."""
 _LAYOUT = (
     "Each event starts with a line of 6 numbers (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP), "
     "followed by NUP particle lines of 13 numbers (IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 "
@@ -82,8 +83,13 @@ def read_lhe(
         SchemaError: a NaN or infinite momentum or weight (names the event and the line).
 
     Example:
-        >>> events, info = read_lhe("ee_mumu.lhe.gz")  # doctest: +SKIP
-        >>> info.sqrt_s, events.particles.p4.mass  # doctest: +SKIP
+        >>> events, info = read_lhe(SAMPLES / "ee_mumu_91GeV.lhe.gz", max_events=1000)
+        >>> len(events), info.sqrt_s, info.generators, info.extra["lhe_reader"]
+        (1000, 91.2, ('Pythia 8.317',), 'fast')
+        >>> events.particles.pid[0].tolist(), events.particles.status[0].tolist()
+        ([11, -11, 23, 13, -13], [-1, -1, 2, 1, 1])
+        >>> [round(m, 4) for m in events.particles.p4.mass[0].tolist()]
+        [0.0, 0.0, 91.2, 0.1057, 0.1057]
     """
     limit = None if max_events is None else _positive("max_events", max_events)
     return next(_chunks(path, None, limit, engine))
@@ -103,8 +109,12 @@ def iterate_lhe(
     in :func:`read_lhe`. Memory stays bounded by the chunk size and one block of text.
 
     Example:
-        >>> for events, info in iterate_lhe("big.lhe.gz", step_size=10_000):  # doctest: +SKIP
+        >>> path = SAMPLES / "ee_mumu_91GeV.lhe.gz"
+        >>> for events, info in iterate_lhe(path, step_size=400, max_events=1000):
         ...     print(info.extra["first_event"], len(events))
+        0 400
+        400 400
+        800 200
     """
     step = _positive("step_size", step_size)
     limit = None if max_events is None else _positive("max_events", max_events)
@@ -425,7 +435,7 @@ class _Chunk:
             return ak.unflatten(column, counts)
 
         events = make_events(
-            px=jag(f[:, 0]), py=jag(f[:, 1]), pz=jag(f[:, 2]), E=jag(f[:, 3]),
+            p4={"px": jag(f[:, 0]), "py": jag(f[:, 1]), "pz": jag(f[:, 2]), "E": jag(f[:, 3])},
             pid=jag(i[:, 0]), status=jag(i[:, 1]), weight=ev[:, 1],
             weights={k: w[:, j] for j, k in enumerate(names)} or None,
             extra={
@@ -436,7 +446,7 @@ class _Chunk:
             source=str(reader.path), check=False,
         )  # fmt: skip
         events = ak.with_field(events, ev[:, 0].astype(np.int64), "process_id")
-        for j, name in enumerate(_EVENT_FIELDS[1:], start=2):
+        for j, name in enumerate(EVENT_FIELDS[1:], start=2):
             events = ak.with_field(events, ev[:, j], name)
         return events
 

@@ -2,76 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from latentsym.errors import ConfigError, EventFileError
+from latentsym.errors import ConfigError
+from latentsym.io.formats import FORMATS, check_path, detect_format
+from latentsym.io.lhe import iterate_lhe, read_lhe
+from latentsym.io.root import iterate_root, read_root
 from latentsym.io.schema import EventFile
 
 __all__ = ["FORMATS", "detect_format", "iterate_events", "read_events"]
-
-FORMATS = ("lhe", "lhe.gz", "root")
-
-
-def _check_path(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise EventFileError(
-            f"{p}: no such file. Check the path (relative paths start at {Path.cwd()})."
-        )
-    if p.is_dir():
-        raise EventFileError(
-            f"{p}: is a directory, not an event file. Give the file itself, e.g. {p}/events.lhe.gz "
-            "(a shell glob such as dir/*.root passes several files)."
-        )
-    if not os.access(p, os.R_OK):
-        raise EventFileError(f"{p}: permission denied. Make the file readable (chmod u+r).")
-    return p
-
-
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """Detect the format of an event file from its first bytes.
-
-    Returns:
-        ``"lhe"``, ``"lhe.gz"`` or ``"root"``.
-
-    Raises:
-        EventFileError: when the file is missing, a directory, empty, or neither LHE
-            (plain or gzip) nor ROOT.
-    """
-    p = _check_path(path)
-    with p.open("rb") as fh:
-        head = fh.read(4096)
-    if not head:
-        raise EventFileError(
-            f"{p}: the file is empty. Expected an LHE (.lhe, .lhe.gz) or ROOT file."
-        )
-    if head[:4] == b"root":
-        return "root"
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(p, "rb") as gz:
-                text = gz.read(4096)
-        except (OSError, EOFError) as exc:
-            raise EventFileError(
-                f"{p}: corrupt gzip stream at the start of the file ({exc}). "
-                "Re-download or re-generate the file; `gzip -t` checks it."
-            ) from exc
-        if b"<LesHouchesEvents" in text:
-            return "lhe.gz"
-        raise EventFileError(
-            f"{p}: a gzip file whose content is not LHE (no <LesHouchesEvents> tag in the first "
-            "4 kB). latentsym reads .lhe, .lhe.gz and ROOT files."
-        )
-    if b"<LesHouchesEvents" in head:
-        return "lhe"
-    raise EventFileError(
-        f"{p}: not an LHE or ROOT file (no <LesHouchesEvents> tag in the first 4 kB and no ROOT "
-        "header). latentsym reads .lhe, .lhe.gz and ROOT files (TTree or RNTuple)."
-    )
 
 
 def read_events(
@@ -102,11 +43,7 @@ def read_events(
     fmt = _resolve_format(path, format)
     _check_max_events(max_events)
     if fmt in ("lhe", "lhe.gz"):
-        from latentsym.io.lhe import read_lhe
-
         return read_lhe(path, max_events=max_events, **_lhe_options(path, options))
-    from latentsym.io.root import read_root
-
     return read_root(path, max_events=max_events, **options)
 
 
@@ -134,14 +71,10 @@ def iterate_events(
     fmt = _resolve_format(path, format)
     _check_max_events(max_events)
     if fmt in ("lhe", "lhe.gz"):
-        from latentsym.io.lhe import iterate_lhe
-
         yield from iterate_lhe(
             path, step_size=step_size, max_events=max_events, **_lhe_options(path, options)
         )
     else:
-        from latentsym.io.root import iterate_root
-
         yield from iterate_root(path, step_size=step_size, max_events=max_events, **options)
 
 
@@ -160,7 +93,7 @@ def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
         return detect_format(path)
     if format not in FORMATS:
         raise ConfigError(f"unknown format {format!r}; allowed: {', '.join(FORMATS)}")
-    _check_path(path)
+    check_path(path)
     return format
 
 

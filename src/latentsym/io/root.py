@@ -49,12 +49,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,18 @@ from latentsym.io._root_layouts import LAYOUTS, Plan, detect_layouts, listing, m
 from latentsym.io.schema import EventFile, RunInfo
 from latentsym.physics.pdg import pid_of
 
-__all__ = ["LAYOUTS", "RUN_INFO_KEY", "iterate_root", "read_root", "write_root"]
+__all__ = [
+    "LAYOUTS",
+    "RUN_INFO_KEY",
+    "ReadOptions",
+    "check_branches",
+    "check_options",
+    "iterate_root",
+    "prepare",
+    "read_root",
+    "run_info",
+    "write_root",
+]
 
 #: the TObjString holding the run information as JSON in files written by write_root
 RUN_INFO_KEY = "latentsym_run_info"
@@ -138,7 +150,9 @@ def _stored_info(path: Any, f: Any) -> dict[str, Any]:
     return stored
 
 
-def _check_options(sqrt_s: float | None, beams: Any, step_size: int | None = None) -> None:
+def check_options(sqrt_s: float | None, beams: Any, step_size: int | None = None) -> None:
+    """Refuse a non-positive ``sqrt_s``, ``beams`` that are not two particles, or a
+    non-positive ``step_size`` (the checks :func:`read_root` makes before opening)."""
     if sqrt_s is not None and not (math.isfinite(float(sqrt_s)) and float(sqrt_s) > 0):
         raise ConfigError(f"sqrt_s must be a positive energy in GeV, got {sqrt_s}")
     if beams is not None and (isinstance(beams, str) or len(beams) != 2):
@@ -149,7 +163,17 @@ def _check_options(sqrt_s: float | None, beams: Any, step_size: int | None = Non
         raise ConfigError(f"step_size must be a positive number of events, got {step_size}")
 
 
-def _prepare(path: Any, tree: str | None, layout: str | None, options: dict[str, Any]) -> Any:
+def prepare(path: Any, tree: str | None, layout: str | None, options: dict[str, Any]) -> Any:
+    """Open ``path``, choose its tree and layout and make the reading plan.
+
+    ``options`` are the plan's (``collections``, ``branches``, ``flavour``).
+
+    Returns:
+        ``(tree name, uproot tree or RNTuple, layout, Plan, stored run information)``.
+
+    Raises:
+        EventFileError, ConfigError, SchemaError: as :func:`read_root`.
+    """
     f = _open(path)
     name, obj = _select_tree(path, f, tree)
     keys = _keys(obj)
@@ -178,7 +202,7 @@ def _prepare(path: Any, tree: str | None, layout: str | None, options: dict[str,
     return name, obj, layout, plan, stored
 
 
-def _check_branches(a: ak.Array, plan: Plan, where: str, first_event: int) -> None:
+def check_branches(a: ak.Array, plan: Plan, where: str, first_event: int) -> None:
     """Name the branch, entry and position of the first NaN or infinite value read."""
     for b in plan.finite:
         values = a[b]
@@ -202,7 +226,7 @@ def _check_branches(a: ak.Array, plan: Plan, where: str, first_event: int) -> No
         )
 
 
-def _run_info(
+def run_info(
     path: Any,
     name: str,
     layout: str,
@@ -212,6 +236,12 @@ def _run_info(
     sqrt_s: float | None,
     beams: Any,
 ) -> RunInfo:
+    """The :class:`RunInfo` of ``n`` events read from tree ``name`` of ``path``.
+
+    ``stored`` is the run information :func:`write_root` stored in the file (its keys that
+    are no RunInfo field go to ``extra``), ``extra`` what the layout's build reported;
+    ``sqrt_s`` and ``beams``, when given, override the stored ones.
+    """
     d: dict[str, Any] = {}
     if stored:
         d = {k: v for k, v in stored.items() if k in _RUN_INFO_FIELDS}
@@ -233,23 +263,11 @@ def _run_info(
     return RunInfo(path=str(path), format="root", n_events=n, tree=name, layout=layout, **d)
 
 
-def read_root(
-    path: str | os.PathLike[str],
-    *,
-    max_events: int | None = None,
-    tree: str | None = None,
-    layout: str | None = None,
-    collections: Sequence[str] | None = None,
-    branches: Mapping[str, Any] | None = None,
-    flavour: str = "mu",
-    sqrt_s: float | None = None,
-    beams: tuple[int | str, int | str] | None = None,
-) -> EventFile:
-    """Read a ROOT TTree or RNTuple into the latentsym event schema.
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a ROOT file is read (LHE files take none of these).
 
-    Args:
-        path: the ROOT file.
-        max_events: read at most this many entries (from the first).
+    Attributes:
         tree: the TTree or RNTuple (default: the only one in the file).
         layout: one of :data:`LAYOUTS` (default: detected from the branch names; see the
             module documentation for each layout's conventions).
@@ -260,6 +278,87 @@ def read_root(
         sqrt_s: centre-of-mass energy in GeV, recorded in the run information.
         beams: the beam particles, e.g. ``("e+", "e-")`` or ``(2212, 2212)``.
 
+    Example:
+        >>> ReadOptions(collections=["Muon"]).kwargs()
+        {'collections': ['Muon']}
+    """
+
+    tree: str | None = None
+    layout: str | None = None
+    collections: tuple[str, ...] | None = None
+    branches: Mapping[str, Any] | None = None
+    flavour: str = "mu"
+    sqrt_s: float | None = None
+    beams: tuple[int | str, int | str] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.collections, str):
+            raise ConfigError(
+                f"collections must be a list of names, e.g. ['Muon']; got {self.collections!r}"
+            )
+        if self.collections is not None:
+            object.__setattr__(self, "collections", tuple(self.collections))
+        check_options(self.sqrt_s, self.beams)
+        if self.beams is not None:
+            object.__setattr__(self, "beams", tuple(self.beams))
+
+    @classmethod
+    def from_keywords(cls, path: Any, keywords: Mapping[str, Any]) -> ReadOptions:
+        """The options named by ``keywords`` (as ``read_events`` takes them), checked."""
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(keywords) - set(allowed))
+        if unknown:
+            raise ConfigError(f"{path}: unknown ROOT reading options {unknown}; allowed: {allowed}")
+        return cls(**keywords)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options that differ from the defaults, as keywords of
+        :func:`latentsym.read_events` (``collections`` as a list)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            out[f.name] = list(value) if f.name == "collections" else value
+        return out
+
+    def replace(self, **changes: Any) -> ReadOptions:
+        """A copy with some options changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def plan_options(self) -> dict[str, Any]:
+        """The options of the reading plan (``collections``, ``branches``, ``flavour``)."""
+        return {"collections": self.collections, "branches": self.branches, "flavour": self.flavour}
+
+
+def _options(path: Any, options: ReadOptions | None, keywords: Mapping[str, Any]) -> ReadOptions:
+    if keywords and options is not None:
+        raise ConfigError(
+            f"{path}: give the reading options either as options=ReadOptions(...) or as "
+            f"keywords, not both (got both and {sorted(keywords)})"
+        )
+    if keywords:
+        return ReadOptions.from_keywords(path, keywords)
+    return options if options is not None else ReadOptions()
+
+
+def read_root(
+    path: str | os.PathLike[str],
+    options: ReadOptions | None = None,
+    *,
+    max_events: int | None = None,
+    **keywords: Any,
+) -> EventFile:
+    """Read a ROOT TTree or RNTuple into the latentsym event schema.
+
+    Args:
+        path: the ROOT file.
+        options: how it is read (:class:`ReadOptions`: tree, layout, collections,
+            branches, flavour, sqrt_s, beams).
+        max_events: read at most this many entries (from the first).
+        **keywords: the fields of :class:`ReadOptions` as keywords instead of
+            ``options`` (``read_root(path, collections=["Muon"])``).
+
     Returns:
         ``EventFile(events, info)``: ``events`` has N entries of ``particles`` (``p4``
         Momentum4D in GeV, ``pid``, ``status`` and the layout's extras) and ``weight``
@@ -268,35 +367,29 @@ def read_root(
     Raises:
         EventFileError: unreadable file, no or several trees, no entries, unclear layout.
         SchemaError: a branch the layout needs is missing, or a momentum is NaN/infinite.
-        ConfigError: an unknown layout or an option that does not fit it.
+        ConfigError: an unknown layout or option, or an option that does not fit it.
 
     Example:
         >>> events, info = read_root("HZZ.root", collections=["Muon"])  # doctest: +SKIP
         >>> info.layout, events.particles.pid[0].tolist()  # doctest: +SKIP
         ('jagged', [13, -13])
     """
-    _check_options(sqrt_s, beams)
-    options = {"collections": collections, "branches": branches, "flavour": flavour}
-    name, obj, layout_, plan, stored = _prepare(path, tree, layout, options)
+    opts = _options(path, options, keywords)
+    name, obj, layout_, plan, stored = prepare(path, opts.tree, opts.layout, opts.plan_options())
     a = obj.arrays(plan.branches, entry_stop=max_events)
-    _check_branches(a, plan, f"{path}: tree {name!r}", 0)
+    check_branches(a, plan, f"{path}: tree {name!r}", 0)
     events, extra = plan.build(a, str(path))
-    info = _run_info(path, name, layout_, len(events), stored, extra, sqrt_s, beams)
+    info = run_info(path, name, layout_, len(events), stored, extra, opts.sqrt_s, opts.beams)
     return EventFile(events, info)
 
 
 def iterate_root(
     path: str | os.PathLike[str],
+    options: ReadOptions | None = None,
     *,
     step_size: int,
     max_events: int | None = None,
-    tree: str | None = None,
-    layout: str | None = None,
-    collections: Sequence[str] | None = None,
-    branches: Mapping[str, Any] | None = None,
-    flavour: str = "mu",
-    sqrt_s: float | None = None,
-    beams: tuple[int | str, int | str] | None = None,
+    **keywords: Any,
 ) -> Iterator[EventFile]:
     """Read a ROOT file in chunks of ``step_size`` entries (options as :func:`read_root`).
 
@@ -308,17 +401,17 @@ def iterate_root(
         >>> for events, info in iterate_root("HZZ.root", step_size=1000):  # doctest: +SKIP
         ...     print(info.extra["first_event"], len(events))
     """
-    _check_options(sqrt_s, beams, step_size)
-    options = {"collections": collections, "branches": branches, "flavour": flavour}
-    name, obj, layout_, plan, stored = _prepare(path, tree, layout, options)
+    opts = _options(path, options, keywords)
+    check_options(opts.sqrt_s, opts.beams, step_size)
+    name, obj, layout_, plan, stored = prepare(path, opts.tree, opts.layout, opts.plan_options())
     stop = obj.num_entries if max_events is None else min(obj.num_entries, int(max_events))
     for a, report in obj.iterate(
         plan.branches, step_size=int(step_size), entry_stop=stop, report=True
     ):
         start = int(report.tree_entry_start)
-        _check_branches(a, plan, f"{path}: tree {name!r}", start)
+        check_branches(a, plan, f"{path}: tree {name!r}", start)
         events, extra = plan.build(a, f"{path} (entries from {start})")
-        info = _run_info(path, name, layout_, len(events), stored, extra, sqrt_s, beams)
+        info = run_info(path, name, layout_, len(events), stored, extra, opts.sqrt_s, opts.beams)
         info.extra["first_event"] = start
         yield EventFile(events, info)
 

@@ -6,11 +6,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from latentsym.analysis.naming import Naming, latent_correlations
 from latentsym.physics.observables import observable_labels, observables
 from latentsym.physics.selection import FinalState
+from latentsym.plotting import (
+    plot_latent_pairs,
+    plot_naming,
+    plot_relevance,
+    plot_training,
+    save_figure,
+)
 
 __all__ = ["make_figures", "name_latents"]
 
@@ -49,16 +57,6 @@ def make_figures(
     The pair plots and the correlation heat map show the relevant directions (the two
     most relevant ones when none passes the threshold).
     """
-    import matplotlib.pyplot as plt
-
-    from latentsym.plotting import (
-        plot_latent_pairs,
-        plot_naming,
-        plot_relevance,
-        plot_training,
-        save_figure,
-    )
-
     files = dict(figures.items())
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plot_relevance(

@@ -1,24 +1,39 @@
-"""``report.md``: a human-readable account of one analysis, with the figures embedded."""
+"""``report.md``: a human-readable account of one analysis, with the figures embedded.
+
+Rendered from the summary objects of :mod:`latentsym.report.summary` (numbers that the
+JSON writes as null, None and NaN alike, print as ``–``).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any
+from numbers import Integral, Real
+
+from latentsym.analysis.mechanism_check import MechanismCheck
+from latentsym.report.summary import InvariantSummary, PhysicsChecks, RunSummary
 
 __all__ = ["render_invariant_report", "render_report"]
 
 
-def _fmt(x: Any, digits: int = 3) -> str:
+def _given(x: object) -> bool:
+    """False for None and for a non-finite float (what the JSON writes as null)."""
     if x is None:
+        return False
+    return not (isinstance(x, Real) and not isinstance(x, Integral) and not math.isfinite(x))
+
+
+def _fmt(x: object, digits: int = 3) -> str:
+    if not _given(x):
         return "–"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
+    if isinstance(x, Real) and not isinstance(x, Integral):
+        return f"{float(x):.{digits}g}"
     return str(x)
 
 
-def _checks_section(checks: Mapping[str, Any]) -> list[str]:
+def _checks_section(checks: PhysicsChecks) -> list[str]:
     lines: list[str] = []
-    cons = checks.get("constraints")
+    cons = checks.constraints
     if cons:
         lines += [
             "",
@@ -29,56 +44,55 @@ def _checks_section(checks: Mapping[str, Any]) -> list[str]:
             "data, and on a null with every feature shuffled across events. decoded / null "
             "near 0: the model learned the relation; near 1: it did not. Coverage (std of "
             "decoded / std of data, median over features): prior "
-            f"{_fmt(cons.get('coverage_prior'))}, posterior "
-            f"{_fmt(cons.get('coverage_posterior'))}, encoded "
-            f"{_fmt(cons.get('coverage_encoded'))}; the ratios mean something only when it is "
+            f"{_fmt(cons.coverage_prior)}, posterior "
+            f"{_fmt(cons.coverage_posterior)}, encoded "
+            f"{_fmt(cons.coverage_encoded)}; the ratios mean something only when it is "
             "near 1.",
             "",
             "| constraint | kind | data | null | prior / null | posterior / null "
             "| encoded / null |",
             "|---|---|---|---|---|---|---|",
         ]
-        for r in cons["residuals"]:
+        for r in cons.residuals:
             lines.append(
-                f"| `{r['name']}` | {r['kind']} | {_fmt(r['data'])} | {_fmt(r['null'])} | "
-                f"{_fmt(r['ratio_prior'])} | {_fmt(r.get('ratio_posterior'))} | "
-                f"{_fmt(r['ratio_encoded'])} |"
+                f"| `{r.name}` | {r.kind} | {_fmt(r.data)} | {_fmt(r.null)} | "
+                f"{_fmt(r.ratio_prior)} | {_fmt(r.ratio_posterior)} | "
+                f"{_fmt(r.ratio_encoded)} |"
             )
-    tan = checks.get("tangency")
-    if tan and tan.get("median") is not None:
+    tan = checks.tangency
+    if tan and _given(tan.median):
         lines += [
             "",
             f"Decoder tangency: the fraction of the decoder Jacobian (relevant latents) along "
-            f"the exact-constraint gradients is {_fmt(tan['median'])} (median), "
-            f"{_fmt(tan['p90'])} (90th percentile), against {_fmt(tan['random_baseline'])} for "
+            f"the exact-constraint gradients is {_fmt(tan.median)} (median), "
+            f"{_fmt(tan.p90)} (90th percentile), against {_fmt(tan.random_baseline)} for "
             "a random direction; 0 is perfectly tangent to the constraint surface.",
         ]
-    az = checks.get("azimuthal")
-    if az:
+    az = checks.azimuthal
+    lines += [
+        "",
+        "## Azimuthal symmetry",
+        "",
+        f"- events rotated about the beam axis by random angles ({az.n_events} events): "
+        f"largest change of the relevance spectrum {_fmt(az.relevance_max_diff)}; "
+        f"relevant count {az.n_relevant_original} → {az.n_relevant_transformed}",
+        f"- latent displacement under the rotation: {_fmt(az.displacement_top1)} of its "
+        f"variance in one direction, {_fmt(az.displacement_top2)} in two",
+    ]
+    phi = az.phi
+    if phi:
+        lines.append(
+            f"- φ of the {phi.particle} in decoded prior samples against flat: KS "
+            f"statistic {_fmt(phi.statistic)}, p = {_fmt(phi.pvalue)} "
+            f"(the data: p = {_fmt(phi.data_pvalue)})"
+        )
+    for tr in checks.transformations:
         lines += [
             "",
-            "## Azimuthal symmetry",
-            "",
-            f"- events rotated about the beam axis by random angles ({az['n_events']} events): "
-            f"largest change of the relevance spectrum {_fmt(az['relevance_max_diff'])}; "
-            f"relevant count {az['n_relevant_original']} → {az['n_relevant_transformed']}",
-            f"- latent displacement under the rotation: {_fmt(az['displacement_top1'])} of its "
-            f"variance in one direction, {_fmt(az['displacement_top2'])} in two",
-        ]
-        phi = az.get("phi")
-        if phi:
-            lines.append(
-                f"- φ of the {phi['particle']} in decoded prior samples against flat: KS "
-                f"statistic {_fmt(phi['statistic'])}, p = {_fmt(phi['pvalue'])} "
-                f"(the data: p = {_fmt(phi['data_pvalue'])})"
-            )
-    for tr in checks.get("transformations") or []:
-        lines += [
-            "",
-            f"Transformation `{tr['transform']}` ({tr['n_events']} events): largest change of "
-            f"the relevance spectrum {_fmt(tr['relevance_max_diff'])}, relevant count "
-            f"{tr['n_relevant_original']} → {tr['n_relevant_transformed']}, latent "
-            f"displacement {_fmt(tr['displacement_relative'])} of the spread of the latents.",
+            f"Transformation `{tr.transform}` ({tr.n_events} events): largest change of "
+            f"the relevance spectrum {_fmt(tr.relevance_max_diff)}, relevant count "
+            f"{tr.n_relevant_original} → {tr.n_relevant_transformed}, latent "
+            f"displacement {_fmt(tr.displacement_relative)} of the spread of the latents.",
         ]
     return lines
 
@@ -86,34 +100,34 @@ def _checks_section(checks: Mapping[str, Any]) -> list[str]:
 _MODEL_NAMES = {"vae": "VAE", "mechanism-vae": "mechanism VAE"}
 
 
-def _mechanism_section(m: Mapping[str, Any] | None) -> list[str]:
+def _mechanism_section(m: MechanismCheck | None) -> list[str]:
     if not m:
         return []
     lines = [
         "",
-        f"## Latents identified through known mechanisms ({', '.join(m['mechanisms'])})",
+        f"## Latents identified through known mechanisms ({', '.join(m.mechanisms)})",
         "",
-        f"Measured on {m['n_events']} events, each paired with a transformed copy.",
+        f"Measured on {m.n_events} events, each paired with a transformed copy.",
     ]
-    if m.get("azimuthal_dims"):
-        dims = ", ".join(f"z{d}" for d in m["azimuthal_dims"])
+    if m.azimuthal_dims:
+        dims = ", ".join(f"z{d}" for d in m.azimuthal_dims)
         lines.append(
-            f"- the angle of the block ({dims}) follows the azimuth φ of the {m['particle']} "
-            f"with circular correlation {_fmt(m['circular_correlation'])} (1 = exactly, up to "
-            f"a constant offset of {_fmt(m['angle_offset'])} rad; RMS residual "
-            f"{_fmt(m['angle_residual'])} rad); it turns with the rotation to within "
-            f"{_fmt(m['equivariance_error'])} of its radius"
+            f"- the angle of the block ({dims}) follows the azimuth φ of the {m.particle} "
+            f"with circular correlation {_fmt(m.circular_correlation)} (1 = exactly, up to "
+            f"a constant offset of {_fmt(m.angle_offset)} rad; RMS residual "
+            f"{_fmt(m.angle_residual)} rad); it turns with the rotation to within "
+            f"{_fmt(m.equivariance_error)} of its radius"
         )
-    if m.get("boost_dim") is not None:
+    if m.boost_dim is not None:
         lines.append(
-            f"- z{m['boost_dim']} shifts by the rapidity change of a longitudinal boost with "
-            f"slope {_fmt(m['shift_slope'])} (RMS error {_fmt(m['shift_error'])}) and follows "
-            f"the system rapidity with correlation {_fmt(m['rapidity_correlation'])}"
+            f"- z{m.boost_dim} shifts by the rapidity change of a longitudinal boost with "
+            f"slope {_fmt(m.shift_slope)} (RMS error {_fmt(m.shift_error)}) and follows "
+            f"the system rapidity with correlation {_fmt(m.rapidity_correlation)}"
         )
-    if m.get("invariance_error") is not None:
-        dims = ", ".join(f"z{d}" for d in m["invariance_dims"])
+    if _given(m.invariance_error):
+        dims = ", ".join(f"z{d}" for d in m.invariance_dims)
         lines.append(
-            f"- the other informative latents ({dims}) change by {_fmt(m['invariance_error'])} "
+            f"- the other informative latents ({dims}) change by {_fmt(m.invariance_error)} "
             "of their spread under the mechanisms (0 = invariant)"
         )
     else:
@@ -121,91 +135,92 @@ def _mechanism_section(m: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str:
-    """Markdown text of an analysis summary (the ``summary.json`` dictionary).
+def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
+    """Markdown text of an analysis summary.
 
     Args:
-        summary: the summary dictionary written to ``summary.json``.
+        summary: the summary of :func:`latentsym.jobs.run.run_analysis`.
         figures: caption -> PNG file name (relative to the report) to embed.
     """
-    inp, feat, model = summary["input"], summary["features"], summary["model"]
-    exp, verdict = summary["expected"], summary["verdict"]
+    inp, feat, model = summary.input, summary.features, summary.model
+    exp, verdict = summary.expected, summary.verdict
     lines = [
         "# latentsym report",
         "",
-        f"**Verdict: {'consistent' if verdict['consistent'] else 'not consistent'}.** "
-        f"{verdict['text']}",
+        f"**Verdict: {'consistent' if verdict.consistent else 'not consistent'}.** {verdict.text}",
         "",
         "## Input",
         "",
-        f"- files: {', '.join(f'`{p}`' for p in inp['paths'])}",
-        f"- events read: {inp['n_events_read']}, used: {inp['n_events_used']} "
-        f"(final state `{inp['topology']}`)",
+        f"- files: {', '.join(f'`{p}`' for p in inp.paths)}",
+        f"- events read: {inp.n_events_read}, used: {inp.n_events_used} "
+        f"(final state `{inp.topology}`)",
     ]
-    for why, n in (inp.get("dropped") or {}).items():
+    for why, n in inp.dropped.items():
         lines.append(f"  - dropped {n} {why}")
     lines += [
-        f"- features: {feat['representation']} ({len(feat['names'])}): "
-        + ", ".join(f"`{n}`" for n in feat["names"]),
+        f"- features: {feat.representation} ({len(feat.names)}): "
+        + ", ".join(f"`{n}`" for n in feat.names),
     ]
-    if feat.get("constant"):
+    if feat.constant:
         lines.append(
             "- constant over the sample (carry no information, kept unscaled): "
-            + ", ".join(f"`{n}`" for n in feat["constant"])
+            + ", ".join(f"`{n}`" for n in feat.constant)
         )
     lines += [
         "",
         "## Expected dimensions (from the data)",
         "",
-        f"- features F = {len(feat['names'])}; manifold dimension d = **{exp['manifold_dim']}** "
-        f"(exact constraints), {exp['manifold_dim_approx']} counting approximate ones; "
-        f"linear rank r = **{exp['linear_rank']}**",
+        f"- features F = {len(feat.names)}; manifold dimension d = **{exp.manifold_dim}** "
+        f"(exact constraints), {exp.manifold_dim_approx} counting approximate ones; "
+        f"linear rank r = **{exp.linear_rank}**",
         "",
         "| constraint | kind | relative spread |",
         "|---|---|---|",
     ]
-    for c in exp["constraints"]:
-        lines.append(f"| `{c['name']}` | {c['kind']} | {_fmt(c['spread'])} |")
+    for c in exp.constraints:
+        lines.append(f"| `{c.name}` | {c.kind} | {_fmt(c.spread)} |")
+    rel = summary.relevance
     lines += [
         "",
         "## What the VAE learned",
         "",
-        f"- model: {_MODEL_NAMES.get(model.get('type', 'vae'), model.get('type'))}, latent "
-        f"dimension {model['latent_dim']}, hidden {model['hidden']}, "
-        f"beta {model['beta']}, seed {model['seed']}, {model['epochs_run']} epochs",
-        f"- relevant directions k = **{summary['n_relevant']}** (R ≥ {summary['threshold']}); "
-        f"gap to the next direction {_fmt(summary.get('gap'))}",
+        f"- model: {_MODEL_NAMES.get(model.type, model.type)}, latent "
+        f"dimension {model.latent_dim}, hidden {list(model.hidden)}, "
+        f"beta {model.beta}, seed {model.seed}, {model.epochs_run} epochs",
+        f"- relevant directions k = **{summary.n_relevant}** (R ≥ {rel.threshold}); "
+        f"gap to the next direction {_fmt(rel.gap)}",
     ]
-    weak = summary.get("weak") or []
-    if weak:
-        lines.append(f"- weak directions (between the groups): {', '.join(str(w) for w in weak)}")
+    if rel.weak:
+        lines.append(
+            f"- weak directions (between the groups): {', '.join(str(w) for w in rel.weak)}"
+        )
     lines.append(
         "- intrinsic dimension of the encoded means on the relevant directions, at the "
-        f"model's resolution: **{_fmt(summary['latent_manifold_dim'])}**"
+        f"model's resolution: **{_fmt(summary.latent_manifold_dim)}**"
     )
-    ld = summary.get("latent_dimension")
+    ld = summary.latent_dimension
     if ld:
         lines.append(
-            f"  (read with GRIDE at n1 = {ld['n1']}, n2 = {ld['n2']}, where the median "
+            f"  (read with GRIDE at n1 = {ld.n1}, n2 = {ld.n2}, where the median "
             f"distance to the n2-th neighbour reaches the posterior width "
-            f"{_fmt(ld['scale'])}; TwoNN at the nearest neighbours: "
-            f"{_fmt(ld['nearest_neighbour'])})"
+            f"{_fmt(ld.scale)}; TwoNN at the nearest neighbours: "
+            f"{_fmt(ld.nearest)})"
         )
     lines += ["", "| dim | R = 1 − ⟨σ²⟩ | Var(μ) | ⟨KL⟩ |", "|---|---|---|---|"]
-    for r in summary["relevance"]:
-        lines.append(f"| {r['dim']} | {r['R']:.3f} | {r['var_mu']:.3f} | {r['kl']:.3f} |")
-    names = summary.get("latent_names") or {}
+    for r in rel.directions:
+        lines.append(f"| {r.dim} | {r.R:.3f} | {r.var_mu:.3f} | {r.kl:.3f} |")
+    names = summary.latent_names
     if names:
         lines += ["", "Each latent and the observable it follows best (distance correlation):", ""]
         for latent, (obs, dcor) in names.items():
             lines.append(f"- {latent}: `{obs}` ({dcor:.2f})")
-    lines += _mechanism_section(summary.get("mechanism"))
-    lines += _checks_section(summary.get("checks") or {})
-    t = summary["timing"]
+    lines += _mechanism_section(summary.mechanism)
+    lines += _checks_section(summary.checks)
+    t = summary.timing
     lines += [
         "",
-        f"Timing: read {t['read_s']:.1f} s, training {t['train_s']:.1f} s "
-        f"({t['train_events_per_s']:.0f} events/s).",
+        f"Timing: read {t.read_s:.1f} s, training {t.train_s:.1f} s "
+        f"({t.train_events_per_s or 0.0:.0f} events/s).",
         "",
         "## Figures",
         "",
@@ -215,64 +230,63 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, str]) -> str
     return "\n".join(lines)
 
 
-def render_invariant_report(summary: Mapping[str, Any]) -> str:
+def render_invariant_report(summary: InvariantSummary) -> str:
     """Markdown text of an invariant/equivariant analysis (``run_invariant``'s summary)."""
-    inp, model, m = summary["input"], summary["model"], summary["invariant"]
-    classes = inp["classes"]
+    inp, model, m = summary.input, summary.model, summary.invariant
+    classes = inp.classes
     lines = [
         "# latentsym report: invariant/equivariant VAE",
         "",
         "## Input",
         "",
-        f"- files: {', '.join(f'`{p}`' for p in inp['paths'])}",
+        f"- files: {', '.join(f'`{p}`' for p in inp.paths)}",
         "",
         "| class | final state | events |",
         "|---|---|---|",
     ]
-    for name, top, n in zip(classes, inp["topologies"], inp["n_events_per_class"], strict=True):
+    for name, top, n in zip(classes, inp.topologies, inp.n_events_per_class, strict=True):
         lines.append(f"| {name} | `{top}` | {n} |")
-    if inp.get("label_branch"):
-        lines += ["", f"The class of an event is the value of its branch `{inp['label_branch']}`."]
+    if inp.label_branch:
+        lines += ["", f"The class of an event is the value of its branch `{inp.label_branch}`."]
     lines += [
         "",
-        f"- {inp['n_train']} training events ({inp['n_labelled']} with their label, fraction "
-        f"{inp['labelled_fraction']:g} per class), {inp['n_test']} held-out test events",
-        f"- features: {summary['features']['representation']}: "
-        + ", ".join(f"`{n}`" for n in summary["features"]["names"]),
-        f"- model: invariant block of {model['inv_dim']} latents, equivariant block of "
-        f"{model['eq_dim']}, hidden {model['hidden']}, beta {model['beta']}, "
-        f"{model['epochs_run']} epochs",
+        f"- {inp.n_train} training events ({inp.n_labelled} with their label, fraction "
+        f"{inp.labelled_fraction:g} per class), {inp.n_test} held-out test events",
+        f"- features: {summary.features.representation}: "
+        + ", ".join(f"`{n}`" for n in summary.features.names),
+        f"- model: invariant block of {model.inv_dim} latents, equivariant block of "
+        f"{model.eq_dim}, hidden {list(model.hidden)}, beta {model.beta}, "
+        f"{model.epochs_run} epochs",
         "",
         "## Numbers on the test events",
         "",
-        f"Chance accuracy with {len(classes)} classes: {_fmt(summary['chance_accuracy'])}.",
+        f"Chance accuracy with {len(classes)} classes: {_fmt(summary.chance_accuracy)}.",
         "",
         "| latents | class accuracy (kNN) | (logistic) | change under rotations about z |",
         "|---|---|---|---|",
     ]
     for label, probe, rot in (
-        ("invariant block", m["inv_probe"], m["inv_rotation"]),
-        ("equivariant block", m["eq_probe"], m["eq_rotation"]),
+        ("invariant block", m.inv_probe, m.inv_rotation),
+        ("equivariant block", m.eq_probe, m.eq_rotation),
     ):
         lines.append(
-            f"| {label} | {_fmt(probe['knn']['accuracy'])} | "
-            f"{_fmt(probe['logistic']['accuracy'])} | {_fmt(rot['relative_change'])} |"
+            f"| {label} | {_fmt(probe.knn.accuracy)} | "
+            f"{_fmt(probe.logistic.accuracy)} | {_fmt(rot.relative_change)} |"
         )
-    plain = summary.get("plain")
+    plain = summary.plain
     if plain:
         lines.append(
-            f"| plain VAE, all latents | {_fmt(plain['probe']['knn']['accuracy'])} | "
-            f"{_fmt(plain['probe']['logistic']['accuracy'])} | "
-            f"{_fmt(plain['rotation']['relative_change'])} |"
+            f"| plain VAE, all latents | {_fmt(plain.probe.knn.accuracy)} | "
+            f"{_fmt(plain.probe.logistic.accuracy)} | "
+            f"{_fmt(plain.rotation.relative_change)} |"
         )
     lines += [
         "",
-        f"- the encoder's classifier q(y|x): accuracy {_fmt(m['classifier_accuracy'])}; its "
-        f"prediction is unchanged by a rotation for {_fmt(m['class_kept_under_rotation'])} of "
+        f"- the encoder's classifier q(y|x): accuracy {_fmt(m.classifier_accuracy)}; its "
+        f"prediction is unchanged by a rotation for {_fmt(m.class_kept_under_rotation)} of "
         "the events",
         f"- reconstruction error (mean squared, in units of each feature's spread): "
-        f"{_fmt(m['recon_error'])}"
-        + (f", plain VAE {_fmt(plain['recon_error'])}" if plain else ""),
+        f"{_fmt(m.recon_error)}" + (f", plain VAE {_fmt(plain.recon_error)}" if plain else ""),
         "",
         "The invariant block should carry the class (accuracy near 1) and not move under "
         "rotations; the equivariant block should carry where the event sits inside its class "

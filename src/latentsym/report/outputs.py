@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uproot
 
 from latentsym._atomic import atomic_output
 from latentsym._json import json_safe
@@ -106,8 +107,6 @@ def write_latents_root(
         event_index: ``[N_used]`` indices of the used events among the input events.
         mu, sigma: ``[N_used, L]`` encoder means and standard deviations.
     """
-    import uproot
-
     n_latent = mu.shape[1]
     used = np.zeros(n_events, dtype=np.int8)
     used[event_index] = 1

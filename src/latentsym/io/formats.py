@@ -1,0 +1,77 @@
+"""Which event-file format a path holds, from its first bytes (no reader imported)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from latentsym.errors import EventFileError
+
+__all__ = ["FORMATS", "check_path", "detect_format"]
+
+FORMATS = ("lhe", "lhe.gz", "root")
+"""Formats :func:`detect_format` recognises."""
+
+
+def check_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`~pathlib.Path` of a readable file.
+
+    Raises:
+        EventFileError: the file is missing, a directory, or not readable.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise EventFileError(
+            f"{p}: no such file. Check the path (relative paths start at {Path.cwd()})."
+        )
+    if p.is_dir():
+        raise EventFileError(
+            f"{p}: is a directory, not an event file. Give the file itself, e.g. {p}/events.lhe.gz "
+            "(a shell glob such as dir/*.root passes several files)."
+        )
+    if not os.access(p, os.R_OK):
+        raise EventFileError(f"{p}: permission denied. Make the file readable (chmod u+r).")
+    return p
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Detect the format of an event file from its first bytes.
+
+    Returns:
+        ``"lhe"``, ``"lhe.gz"`` or ``"root"``.
+
+    Raises:
+        EventFileError: when the file is missing, a directory, empty, or neither LHE
+            (plain or gzip) nor ROOT.
+    """
+    p = check_path(path)
+    with p.open("rb") as fh:
+        head = fh.read(4096)
+    if not head:
+        raise EventFileError(
+            f"{p}: the file is empty. Expected an LHE (.lhe, .lhe.gz) or ROOT file."
+        )
+    if head[:4] == b"root":
+        return "root"
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(p, "rb") as gz:
+                text = gz.read(4096)
+        except (OSError, EOFError) as exc:
+            raise EventFileError(
+                f"{p}: corrupt gzip stream at the start of the file ({exc}). "
+                "Re-download or re-generate the file; `gzip -t` checks it."
+            ) from exc
+        if b"<LesHouchesEvents" in text:
+            return "lhe.gz"
+        raise EventFileError(
+            f"{p}: a gzip file whose content is not LHE (no <LesHouchesEvents> tag in the first "
+            "4 kB). latentsym reads .lhe, .lhe.gz and ROOT files."
+        )
+    if b"<LesHouchesEvents" in head:
+        return "lhe"
+    raise EventFileError(
+        f"{p}: not an LHE or ROOT file (no <LesHouchesEvents> tag in the first 4 kB and no ROOT "
+        "header). latentsym reads .lhe, .lhe.gz and ROOT files (TTree or RNTuple)."
+    )

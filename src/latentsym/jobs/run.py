@@ -1,0 +1,358 @@
+"""The main job: events -> final state -> features -> VAE -> relevance -> verdict -> report.
+
+:func:`run_analysis` calls the library stages in the order of the design's data flow and
+writes everything into one output folder. The ``latentsym run`` command and the notebooks
+call the same functions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from latentsym.analysis.checks import constraint_residuals, decoder_tangency
+from latentsym.analysis.intrinsic import latent_dimension
+from latentsym.analysis.mechanism_check import mechanism_check
+from latentsym.analysis.relevance import relevance
+from latentsym.analysis.symmetry import (
+    Transform,
+    parse_transform,
+    rotation_check,
+    transformation_check,
+)
+from latentsym.analysis.verdict import verdict
+from latentsym.errors import ConfigError, TopologyError
+from latentsym.features import FeatureMatrix, build
+from latentsym.io.read import read_events
+from latentsym.io.schema import RunInfo, concatenate_events
+from latentsym.jobs.dask_read import connect, read_select_build
+from latentsym.jobs.options import ReadOptions, RunOptions
+from latentsym.models import FitOptions, MechanismSpec, TrainedModel, fit, fit_mechanism
+from latentsym.models.distributed import on_main_process, process_group
+from latentsym.physics.constraints import Ledger, dimension_ledger
+from latentsym.physics.selection import FinalState, select_final_state, topology_name
+from latentsym.report.figures import make_figures
+from latentsym.report.markdown import render_report
+from latentsym.report.outputs import (
+    atomic_write_json,
+    atomic_write_text,
+    prepare_output_dir,
+    write_latents_root,
+)
+from latentsym.report.summary import (
+    FeatureSummary,
+    InputSummary,
+    ModelSummary,
+    OutputsSummary,
+    PhysicsChecks,
+    RunSummary,
+    TimingSummary,
+)
+
+__all__ = ["FIGURES", "physics_checks", "read_many", "run_analysis"]
+
+FIGURES = {
+    "Relevance of the latent directions": "relevance.png",
+    "Training curves": "training.png",
+    "Relevant latents coloured by physics observables": "latent_pairs.png",
+    "Correlation of the relevant latents with physics observables": "correlations.png",
+}
+"""Caption -> file name of the figures of a run, in the order of ``report.md``."""
+
+
+def read_many(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    max_events: int | None = None,
+    read: ReadOptions | None = None,
+) -> tuple[ak.Array, list[RunInfo], np.ndarray, np.ndarray]:
+    """Read several event files and concatenate them in input order.
+
+    Args:
+        paths: event files (LHE and ROOT may be mixed).
+        max_events: read at most this many events in all (files in order).
+        read: how ROOT files are read.
+
+    Returns:
+        ``(events, infos, file_index, entry)``: the events, one RunInfo per file, and for
+        every event the index of its file and its entry in that file. Fields that only
+        some files carry are left out.
+    """
+    options = (read or ReadOptions()).kwargs()
+    chunks, infos, file_index, entry = [], [], [], []
+    remaining = max_events
+    for i, path in enumerate(paths):
+        if remaining is not None and remaining <= 0:
+            break
+        events, info = read_events(path, max_events=remaining, **options)
+        chunks.append(events)
+        infos.append(info)
+        file_index.append(np.full(len(events), i, dtype=np.int32))
+        entry.append(np.arange(len(events), dtype=np.int64))
+        if remaining is not None:
+            remaining -= len(events)
+    events = chunks[0] if len(chunks) == 1 else concatenate_events(chunks, paths)
+    return events, infos, np.concatenate(file_index), np.concatenate(entry)
+
+
+def physics_checks(
+    trained: TrainedModel,
+    features: FeatureMatrix,
+    ledger: Ledger,
+    fs: FinalState,
+    relevant_dims: Sequence[int],
+    *,
+    transforms: Sequence[str] = (),
+    seed: int = 0,
+) -> PhysicsChecks:
+    """Hidden relations and azimuthal symmetry of a trained model.
+
+    ``constraints``: the spread of every ledger constraint on decoded prior samples and
+    decoded data next to the data's and a shuffled null's; ``tangency``: how much of the
+    decoder Jacobian lies along the exact-constraint gradients; ``azimuthal``: relevance
+    and latents under random rotations about the beam axis, and the flatness of decoded
+    phi. The first two need at least one relevant direction (else ``None``).
+    ``transformations``: the same relevance and latent comparison under each of
+    ``transforms`` (see :func:`latentsym.analysis.symmetry.parse_transform`), for a symmetry
+    the user suspects.
+    """
+    constraints = tangency = None
+    if relevant_dims:
+        constraints = constraint_residuals(trained, features, ledger, relevant_dims, seed=seed)
+        tangency = decoder_tangency(trained, features, ledger, relevant_dims, seed=seed)
+    azimuthal = rotation_check(trained, fs, features.representation, seed=seed)
+    checked = tuple(
+        transformation_check(
+            trained, fs, parse_transform(t), representation=features.representation, seed=seed
+        )
+        for t in transforms
+    )
+    return PhysicsChecks(constraints, tangency, azimuthal, checked)
+
+
+@dataclass(frozen=True, eq=False)
+class _Inputs:
+    """The events of an analysis: final state, features, and where each event came from."""
+
+    fs: FinalState
+    features: FeatureMatrix
+    infos: list[RunInfo]
+    file_index: np.ndarray
+    entry: np.ndarray
+    n_read: int
+    read_s: float
+
+
+def _read_inputs(
+    paths: Sequence[str | os.PathLike[str]], options: RunOptions, transforms: Sequence[Transform]
+) -> _Inputs:
+    """Read, select the final state and build the features, in one process or on dask."""
+    t0 = time.perf_counter()
+    features = None
+    if options.dask is not None:
+        with connect(options.dask) as client:
+            got = read_select_build(
+                paths,
+                client,
+                topology=options.topology,
+                representation=options.representation,
+                max_events=options.max_events,
+                **options.read.kwargs(),
+            )
+        fs, features, infos, n_read = got.final_state, got.features, got.infos, got.n_events
+        file_index, entry = got.file_index, got.entry
+    else:
+        events, infos, file_index, entry = read_many(
+            paths, max_events=options.max_events, read=options.read
+        )
+        n_read = len(events)
+        fs = select_final_state(events, options.topology)
+    read_s = time.perf_counter() - t0
+    if fs.n_events < 100:
+        raise TopologyError(
+            f"only {fs.n_events} events have the final state {topology_name(fs.pids)!r}; "
+            "at least 100 are needed to train. Choose another --topology or more events."
+        )
+    for transform in transforms:  # one that does not apply to the topology, before training
+        if transform.check is not None:
+            transform.check(fs.names)
+    if features is None:
+        features = build(fs, options.representation)
+    return _Inputs(fs, features, infos, file_index, entry, n_read, read_s)
+
+
+def run_analysis(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: RunOptions | None = None,
+) -> RunSummary | None:
+    """Run the whole analysis and write its outputs into ``out_dir``.
+
+    Writes ``summary.json``, ``report.md``, the PNG figures, ``model/`` (checkpoint:
+    weights, config, scaler, history; ``options.resume`` continues from it) and
+    ``latents.root`` (one entry per input event).
+
+    ``options.mechanisms`` (``"azimuthal"``, ``"boost-z"``) trains a
+    :class:`~latentsym.models.MechanismVAE` instead of the plain VAE: its first latents
+    turn with the azimuth (a 2D block) or shift with the rapidity of the system, the others
+    stay invariant; ``summary.mechanism`` measures how well (see
+    :func:`latentsym.analysis.mechanism_check.mechanism_check`), against the azimuth of
+    ``options.mechanism_particle`` (default: the first particle of the final state).
+
+    ``options.dask`` (``"auto"`` or a scheduler address ``"tcp://host:port"``) reads the
+    files, selects the final state and builds the features on a dask cluster
+    (:func:`latentsym.jobs.dask_read.read_select_build`): the same features, bit for bit,
+    as in one process, so the same results.
+
+    Launched by ``torchrun`` (``WORLD_SIZE > 1``), every process reads the events and
+    trains one model together (DDP, see :func:`latentsym.models.fit`); rank 0 alone
+    prepares and writes ``out_dir``, the other ranks return None after training.
+
+    Returns:
+        The :class:`~latentsym.report.summary.RunSummary` (``summary.json`` is its
+        ``to_dict()``); None on the other ranks of a torchrun job.
+
+    Raises:
+        ConfigError: options that do not go together (``dask="auto"`` under torchrun, a
+            ``mechanism_particle`` not in the final state).
+
+    Example:
+        >>> s = run_analysis(["samples/ee_mumu_91GeV.lhe.gz"], "out")  # doctest: +SKIP
+        >>> s.n_relevant, s.expected.manifold_dim  # doctest: +SKIP
+        (3, 2)
+    """
+    opts = options if options is not None else RunOptions()
+    checked = [parse_transform(t) for t in opts.transforms]
+    with process_group() as info:
+        if info.distributed and opts.dask == "auto":
+            raise ConfigError(
+                "--dask auto under torchrun would start one local cluster per rank; give every "
+                "rank the address of one scheduler (--dask tcp://HOST:PORT) or read without dask"
+            )
+        # rank 0 alone prepares the folder (a race otherwise); the others share its failure
+        prepared = on_main_process(
+            lambda: prepare_output_dir(out_dir, paths, overwrite=opts.overwrite, resume=opts.resume)
+        )
+        out = prepared if prepared is not None else Path(out_dir).expanduser().resolve()
+        inputs = _read_inputs(paths, opts, checked)
+        particle = opts.mechanism_particle
+        if particle is not None and particle not in inputs.fs.names:
+            raise ConfigError(
+                f"--mechanism-particle {particle!r} is not in the final state "
+                f"{list(inputs.fs.names)}"
+            )
+        fit_options = FitOptions(
+            out_dir=out / "model",
+            resume=opts.resume,
+            overwrite=opts.overwrite,
+            progress=opts.progress,
+        )
+        if opts.mechanisms:
+            trained = fit_mechanism(
+                inputs.features,
+                mechanism=MechanismSpec(mechanisms=opts.mechanisms),
+                arch=opts.arch,
+                train=opts.train,
+                options=fit_options,
+            )
+        else:
+            trained = fit(inputs.features, arch=opts.arch, train=opts.train, options=fit_options)
+        if not info.is_main:  # the other ranks of a torchrun job only train
+            return None
+        summary = _analyse(trained, inputs, out, paths, opts)
+        atomic_write_json(out / "summary.json", summary.to_dict())
+        atomic_write_text(out / "report.md", render_report(summary, FIGURES))
+        return summary
+
+
+def _analyse(
+    trained: TrainedModel,
+    inputs: _Inputs,
+    out: Path,
+    paths: Sequence[str | os.PathLike[str]],
+    opts: RunOptions,
+) -> RunSummary:
+    """Relevance, verdict, physics checks, figures and ``latents.root`` of a trained model."""
+    seed = opts.train.seed
+    fs, features = inputs.fs, inputs.features
+    ledger = dimension_ledger(fs.momenta(), fs.names, features.representation)
+    mu, sigma = trained.encode(features.values)
+    rel = relevance(mu, sigma=sigma)
+    relevant_dims = rel.relevant_dims
+    ld = latent_dimension(mu, sigma, relevant_dims, seed=seed) if relevant_dims else None
+    v = verdict(
+        rel.n_relevant,
+        ledger.manifold_dim,
+        ledger.linear_rank,
+        ld.value if ld else 0.0,
+        ledger.manifold_dim_approx,
+    )
+    checks = physics_checks(
+        trained, features, ledger, fs, relevant_dims, transforms=opts.transforms, seed=seed
+    )
+    naming = make_figures(out, fs, mu, relevant_dims, rel, trained.history, FIGURES)
+    write_latents_root(
+        out / "latents.root",
+        n_events=inputs.n_read,
+        event_index=fs.event_index,
+        mu=mu,
+        sigma=sigma,
+        file_index=inputs.file_index,
+        entry=inputs.entry,
+    )
+    mechanism = None
+    if trained.model.model_type == "mechanism-vae":
+        particle: int | str = opts.mechanism_particle or 0
+        mechanism = mechanism_check(trained, features, particle=particle, seed=seed)
+    return RunSummary(
+        input=InputSummary(
+            paths=tuple(str(p) for p in paths),
+            n_events_read=inputs.n_read,
+            n_events_used=fs.n_events,
+            topology=topology_name(fs.pids),
+            pids=tuple(fs.pids),
+            dropped=dict(fs.dropped),
+            sqrt_s=inputs.infos[0].sqrt_s,
+        ),
+        features=_feature_summary(features),
+        model=ModelSummary(
+            type=trained.model.model_type,
+            beta=trained.train_config.beta,
+            epochs_run=trained.epochs_run,
+            best_epoch=trained.best_epoch,
+            seed=trained.train_config.seed,
+            latent_dim=opts.arch.latent_dim,
+            hidden=tuple(opts.arch.hidden),
+            batch_size=opts.train.batch_size,
+        ),
+        relevance=rel,
+        expected=ledger,
+        latent_dimension=ld,
+        naming=naming,
+        verdict=v,
+        checks=checks,
+        timing=_timing(inputs.read_s, trained),
+        outputs=OutputsSummary(figures=tuple(FIGURES.values()), latents="latents.root"),
+        mechanism=mechanism,
+    )
+
+
+def _feature_summary(features: FeatureMatrix) -> FeatureSummary:
+    return FeatureSummary(
+        representation=features.representation,
+        names=tuple(features.names),
+        units=tuple(features.units),
+        constant=tuple(features.constant),
+    )
+
+
+def _timing(read_s: float, trained: TrainedModel) -> TimingSummary:
+    return TimingSummary(
+        read_s=read_s, train_s=trained.train_seconds, train_events_per_s=trained.events_per_second
+    )
