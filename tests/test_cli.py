@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import uproot
 
 from latentsym.cli import main
@@ -227,10 +228,17 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*base, "--mechanism", "rotate"])
     assert "invalid choice: 'rotate'" in capsys.readouterr().err
-    # the mechanism VAE trains through the one loop: --resume continues its checkpoint
+    # the mechanism VAE trains through the one loop: --resume continues its checkpoint and
+    # ends where an uninterrupted run of 4 epochs ends, bit for bit
     assert main([*base, "--epochs", "4", *mech, "--resume"]) == 0
     capsys.readouterr()
     assert json.loads((out / "summary.json").read_text())["model"]["epochs_run"] == 4
+    whole = ["run", str(toy_lhe), "--out", str(tmp_path / "whole"), "--quiet", "--latent-dim"]
+    assert main([*whole, "4", "--epochs", "4", *mech]) == 0
+    capsys.readouterr()
+    resumed = torch.load(out / "model" / "model.pt", weights_only=True)
+    uninterrupted = torch.load(tmp_path / "whole" / "model" / "model.pt", weights_only=True)
+    assert all(torch.equal(v, uninterrupted[k]) for k, v in resumed.items())
     assert main([*base, "--overwrite", "--epochs", "1", "--mechanism", "boost-z"]) == 2
     assert "system rapidity of these events does not vary" in capsys.readouterr().err
 
@@ -257,6 +265,11 @@ def test_run_invariant_equivariant_on_three_processes(tmp_path, capsys):
     assert s["plain"]["recon_error"] > 0
     assert (out / "latents.png").stat().st_size > 0
     assert "![Latent blocks coloured by class](latents.png)" in (out / "report.md").read_text()
+    # it trains through the one loop: --resume continues its checkpoint
+    assert main([*args, *small[:2], "--epochs", "5", "--hidden", "32,32", "--kl-warmup", "1",
+                 "--labelled-fraction", "0.1", "--resume"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert json.loads((out / "summary.json").read_text())["model"]["epochs_run"] == 5
     # refused: one file, options of the other models
     assert main([*args[:2], *args[4:], "--overwrite"]) == 2
     assert "needs at least two files, one per class" in capsys.readouterr().err

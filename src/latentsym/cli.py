@@ -208,6 +208,8 @@ def _run_invariant(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         ),
     )
+    if s is None:  # another rank of a torchrun job: rank 0 reports
+        return 0
     m, plain = s.invariant, s.plain
     if args.json:
         print(

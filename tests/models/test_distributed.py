@@ -235,3 +235,31 @@ def test_torchrun_cli_run_writes_on_rank_zero(tmp_path: Path) -> None:
     assert again.returncode != 0
     # both ranks stop with rank 0's refusal (none waits for the other)
     assert again.stderr.count("the output folder exists and is not empty") == 2
+
+
+def test_torchrun_cli_mechanism_and_invariant_models(tmp_path: Path) -> None:
+    """The mechanism and the invariant/equivariant VAE train under torchrun too (DDP of the
+    one loop); rank 0 alone writes, and the mechanism run equals one process."""
+    ee = str(sample("ee_mumu_91GeV.lhe.gz"))
+    small = ["--max-events", "600", "--epochs", "2", "--hidden", "32,32", "--quiet", "--json"]
+    mech = ["-m", "latentsym", "run", ee, "--mechanism", "azimuthal", *small]
+    proc = _torchrun([*mech, "--out", str(tmp_path / "mech")], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count('"n_relevant"') == 1  # only rank 0 reports
+    from latentsym.cli import main
+
+    assert main([*mech[2:], "--out", str(tmp_path / "mech1")]) == 0
+    ddp = json.loads((tmp_path / "mech" / "summary.json").read_text())
+    one = json.loads((tmp_path / "mech1" / "summary.json").read_text())
+    assert ddp["model"]["type"] == "mechanism-vae"
+    np.testing.assert_allclose(
+        [r["R"] for r in ddp["relevance"]], [r["R"] for r in one["relevance"]], atol=1e-6
+    )
+    files = [str(sample(f"ee_{p}_91GeV.lhe.gz")) for p in ("mumu", "tautau", "bb")]
+    inv = ["-m", "latentsym", "run", *files, "--model", "invariant-equivariant", *small]
+    proc = _torchrun([*inv, "--out", str(tmp_path / "inv")], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count('"inv_accuracy"') == 1
+    s = json.loads((tmp_path / "inv" / "summary.json").read_text())
+    assert s["model"]["type"] == "invariant-equivariant"
+    assert s["model"]["epochs_run"] == 2

@@ -175,6 +175,6 @@ def plot_naming(naming: Naming, *, which: str = "dcor", ax: Axes | None = None) 
             figsize=scaled_size(max(4.0, 0.9 * len(obs) + 2.0), 1.0 + 0.6 * len(latents))
         )
     return plot_correlations(
-        matrix, latents, [labels.get(o, o) for o in obs], ax=ax, vmin=0.0, vmax=1.0,
+        matrix, latents, [labels.get(o, o) for o in obs], ax=ax, vlim=(0.0, 1.0),
         cmap="viridis", fmt="{:.2f}", cbar_label=options[which],
     )  # fmt: skip

@@ -128,8 +128,7 @@ def plot_correlations(
     observable_labels: Sequence[str],
     *,
     ax: Axes | None = None,
-    vmin: float = -1.0,
-    vmax: float = 1.0,
+    vlim: tuple[float, float] = (-1.0, 1.0),
     cmap: str = "RdBu_r",
     fmt: str = "{:+.2f}",
     cbar_label: str = "correlation",
@@ -141,7 +140,7 @@ def plot_correlations(
         latent_labels: ``[k]`` row names.
         observable_labels: ``[n_obs]`` column names (axis titles work: units are fine).
         ax: Axes to draw on; a new figure when None.
-        vmin, vmax: colour range (default -1 .. 1 for correlations).
+        vlim: colour range ``(vmin, vmax)`` (default -1 .. 1 for correlations).
         cmap: matplotlib colour map (diverging by default).
         fmt: format of the cell text.
         cbar_label: colour-bar title.
@@ -168,7 +167,7 @@ def plot_correlations(
         _, ax = plt.subplots(
             figsize=scaled_size(1.0 * n_obs + 2.5, 0.6 * k + 1.8), layout="constrained"
         )
-    norm = colors.Normalize(vmin, vmax)
+    norm = colors.Normalize(*vlim)
     image = ax.imshow(m, cmap=cmap, norm=norm, aspect="auto")
     colour_map = image.get_cmap()
     for i in range(k):
