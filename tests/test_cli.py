@@ -299,3 +299,12 @@ def test_run_on_dask_equals_one_process(tmp_path, capsys):
     assert weights[0] == weights[1]
     assert main(["run", *base, "--out", str(tmp_path / "x"), "--dask", "localhost:1"]) == 2
     assert "expected 'auto' or a scheduler address" in capsys.readouterr().err
+
+
+def test_learning_rate_reaches_the_training_config(toy_lhe, tmp_path, capsys):
+    """--lr: a training option added by touching TrainConfig and the CLI alone."""
+    out = tmp_path / "out"
+    args = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--epochs", "1", "--lr", "0.002"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert json.loads((out / "model" / "config.json").read_text())["train"]["lr"] == 0.002

@@ -54,6 +54,7 @@ def _train(args: argparse.Namespace) -> TrainConfig:
         "beta": getattr(args, "beta", None),
         "epochs": getattr(args, "epochs", None),
         "batch_size": getattr(args, "batch_size", None),
+        "lr": getattr(args, "lr", None),
         "kl_warmup_epochs": getattr(args, "kl_warmup", None),
         "seed": getattr(args, "seed", None),
     }
@@ -81,6 +82,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beta", type=float, default=None, help="KL weight")
     g.add_argument("--epochs", type=int, default=None, help="maximum epochs")
     g.add_argument("--batch-size", type=int, default=None, help="batch size")
+    g.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     g.add_argument("--kl-warmup", type=int, default=None, help="epochs of linear KL warm-up")
     g.add_argument("--seed", type=int, default=None, help="random seed")
 
