@@ -546,10 +546,6 @@ class InvariantObjective(Objective):
         """The forward pass with the labels and the noise given."""
         return _InvStep(model)  # type: ignore[arg-type]
 
-    def draw(self, idx: torch.Tensor, gen: torch.Generator) -> Batch:
-        """``(idx, eps)``: the events and their reparameterisation noise."""
-        return idx, torch.randn(len(idx), self.latent_dim, device=self.dev)
-
     def step(
         self,
         module: nn.Module,

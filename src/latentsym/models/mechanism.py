@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -95,45 +95,6 @@ class MechanismSpec(JsonConfig):
     """The mechanisms a :class:`MechanismVAE` is trained with, and the weights of its loss.
 
     Attributes:
-        mechanisms: a non-empty subset of :data:`MECHANISMS`.
-        equivariance_weight: weight ``w_eq`` of the designated-block terms.
-        invariance_weight: weight ``w_inv`` of the invariance of the other latents.
-        boost_range: ``dy`` is drawn uniform in ``[-boost_range, boost_range]``.
-    """
-
-    mechanisms: tuple[str, ...] = ("azimuthal",)
-    equivariance_weight: float = 100.0
-    invariance_weight: float = 10.0
-    boost_range: float = 1.0
-
-    def __post_init__(self) -> None:
-        mech = (self.mechanisms,) if isinstance(self.mechanisms, str) else tuple(self.mechanisms)
-        object.__setattr__(self, "mechanisms", mech)
-
-    def for_architecture(self, config: VAEConfig) -> MechanismVAEConfig:
-        """The :class:`MechanismVAEConfig` of this spec on the network ``config`` (checked)."""
-        c = config
-        return MechanismVAEConfig(
-            c.n_features,
-            c.latent_dim,
-            c.hidden,
-            c.activation,
-            self.mechanisms,
-            self.equivariance_weight,
-            self.invariance_weight,
-            self.boost_range,
-        )
-
-
-@dataclass(frozen=True)
-class MechanismVAEConfig(VAEConfig):
-    """Architecture of :class:`MechanismVAE` plus the settings of its mechanism loss.
-
-    The loss settings live here (not in :class:`TrainConfig`, which the plain VAE shares)
-    so that ``config.json`` records everything the model was trained with.
-
-    Attributes:
-        n_features, latent_dim, hidden, activation: as :class:`VAEConfig`.
         mechanisms: a non-empty subset of :data:`MECHANISMS`, stored in that order.
         equivariance_weight: weight ``w_eq`` of the designated-block terms.
         invariance_weight: weight ``w_inv`` of the invariance of the other latents.
@@ -146,7 +107,6 @@ class MechanismVAEConfig(VAEConfig):
     boost_range: float = 1.0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         mech = (self.mechanisms,) if isinstance(self.mechanisms, str) else tuple(self.mechanisms)
         unknown = [m for m in mech if m not in MECHANISMS]
         if not mech or unknown or len(set(mech)) != len(mech):
@@ -155,11 +115,6 @@ class MechanismVAEConfig(VAEConfig):
                 f"got {list(mech)}"
             )
         object.__setattr__(self, "mechanisms", tuple(m for m in MECHANISMS if m in mech))
-        if self.latent_dim < self.block_size:
-            raise ConfigError(
-                f"latent_dim {self.latent_dim} is smaller than the {self.block_size} designated "
-                f"latent(s) of mechanisms {list(self.mechanisms)}; raise latent_dim"
-            )
         for name in ("equivariance_weight", "invariance_weight", "boost_range"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -167,6 +122,31 @@ class MechanismVAEConfig(VAEConfig):
             object.__setattr__(self, name, float(value))
         if "boost-z" in self.mechanisms and self.boost_range <= 0:
             raise ConfigError(f"boost_range must be > 0 for boost-z; got {self.boost_range}")
+
+    def for_architecture(self, config: VAEConfig) -> MechanismVAEConfig:
+        """The :class:`MechanismVAEConfig` of this spec on the network ``config`` (checked)."""
+        spec = {f.name: getattr(self, f.name) for f in fields(MechanismSpec)}
+        return MechanismVAEConfig(**{**config.to_dict(), **spec})
+
+
+@dataclass(frozen=True)
+class MechanismVAEConfig(MechanismSpec, VAEConfig):
+    """Architecture of :class:`MechanismVAE` plus the settings of its mechanism loss.
+
+    The fields of :class:`VAEConfig` (``n_features, latent_dim, hidden, activation``)
+    followed by those of :class:`MechanismSpec`. The loss settings live here (not in
+    :class:`TrainConfig`, which the plain VAE shares) so that ``config.json`` records
+    everything the model was trained with.
+    """
+
+    def __post_init__(self) -> None:
+        VAEConfig.__post_init__(self)
+        MechanismSpec.__post_init__(self)
+        if self.latent_dim < self.block_size:
+            raise ConfigError(
+                f"latent_dim {self.latent_dim} is smaller than the {self.block_size} designated "
+                f"latent(s) of mechanisms {list(self.mechanisms)}; raise latent_dim"
+            )
 
     @property
     def block_size(self) -> int:

@@ -204,6 +204,7 @@ class Objective(ABC):
     terms: tuple[str, ...] = ("total", "recon", "kl")
     val_extra: tuple[str, ...] = ()
     config: JsonConfig
+    dev: torch.device
 
     @property
     @abstractmethod
@@ -226,13 +227,15 @@ class Objective(ABC):
         """The module whose forward :meth:`step` calls (what DDP wraps); default: ``model``."""
         return model
 
-    @abstractmethod
     def draw(self, idx: torch.Tensor, gen: torch.Generator) -> Batch:
         """The global batch of the training events ``idx`` (on the device).
 
         Random draws come from ``gen`` (CPU) or the global torch RNG (seeded per epoch);
         every tensor's first axis runs over ``idx`` so that the loop can slice it per rank.
+        Default: ``(idx, eps)`` with one ``[L]`` reparameterisation draw per event, on the
+        device :meth:`prepare` stored as ``self.dev``.
         """
+        return idx, torch.randn(len(idx), self.latent_dim, device=self.dev)
 
     @abstractmethod
     def step(
@@ -295,13 +298,8 @@ def train(
 ) -> TrainedModel:
     """Train ``objective`` on ``data`` with ``cfg``, run as ``options`` say.
 
-    Returns:
-        The :class:`TrainedModel` with the best validation weights, in eval mode.
-
-    Raises:
-        TrainingError: the loss became NaN or infinite (names epoch and batch).
-        ConfigError: bad settings, or a resume that does not match the checkpoint.
-        OutputError: ``out_dir`` holds a checkpoint and neither resume nor overwrite.
+    Returns the :class:`TrainedModel` with the best validation weights, in eval mode, and
+    raises what :func:`latentsym.models.fit` raises.
     """
     objective.check(data, cfg)
     info = dist_info() if options.distributed else DistInfo()
