@@ -33,7 +33,8 @@ from latentsym.features.build import FeatureMatrix, build
 from latentsym.features.scaler import constant_mask
 from latentsym.io.read import read_events
 from latentsym.jobs.options import InvariantRunOptions, ReadOptions
-from latentsym.models import FitOptions, fit, fit_invariant
+from latentsym.models import FitOptions, InvariantFit, TrainedModel, fit, fit_invariant
+from latentsym.models.distributed import on_main_process, process_group
 from latentsym.physics.selection import select_final_state, topology_name
 from latentsym.plotting import plot_class_latents, save_figure
 from latentsym.report.markdown import render_invariant_report
@@ -193,7 +194,7 @@ def run_invariant(
     paths: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     options: InvariantRunOptions | None = None,
-) -> InvariantSummary:
+) -> InvariantSummary | None:
     """Invariant/equivariant VAE on several processes: the class of an event is its file.
 
     Reads every file (``options.max_events`` per file), selects each file's final state
@@ -212,9 +213,13 @@ def run_invariant(
     Writes ``summary.json``, ``report.md``, ``latents.png`` and ``model/`` (a checkpoint
     that ``options.resume`` continues).
 
+    Launched by ``torchrun`` (``WORLD_SIZE > 1``), every process reads the events and
+    trains both models together (DDP, see :func:`latentsym.models.fit_invariant`); rank 0
+    alone prepares ``out_dir``, evaluates and writes; the other ranks return None.
+
     Returns:
         The :class:`~latentsym.report.summary.InvariantSummary` (``summary.json`` is its
-        ``to_dict()``).
+        ``to_dict()``); None on the other ranks of a torchrun job.
 
     Raises:
         ConfigError: fewer than two files without a label branch.
@@ -234,7 +239,31 @@ def run_invariant(
             f"{len(paths)}. Or give the ROOT branch that holds each event's class "
             "(--label-branch)."
         )
-    out = prepare_output_dir(out_dir, paths, overwrite=opts.overwrite, resume=opts.resume)
+    with process_group() as info:
+        # rank 0 alone prepares the folder (a race otherwise); the others share its failure
+        prepared = on_main_process(
+            lambda: prepare_output_dir(out_dir, paths, overwrite=opts.overwrite, resume=opts.resume)
+        )
+        out = prepared if prepared is not None else Path(out_dir).expanduser().resolve()
+        trained = _train(paths, out, opts)
+        if not info.is_main:  # the other ranks of a torchrun job only train
+            return None
+    return _evaluate(paths, out, opts, trained)
+
+
+@dataclass(frozen=True, eq=False)
+class _Trained:
+    data: ClassData
+    split: tuple[np.ndarray, np.ndarray]
+    res: InvariantFit
+    plain: TrainedModel | None
+    read_s: float
+
+
+def _train(
+    paths: Sequence[str | os.PathLike[str]], out: Path, opts: InvariantRunOptions
+) -> _Trained:
+    """Read the classes, split them, train the invariant model (and the plain one)."""
     t0 = time.perf_counter()
     data = class_features(
         paths,
@@ -245,13 +274,11 @@ def run_invariant(
         read=opts.read,
     )
     read_s = time.perf_counter() - t0
-    seed = opts.train.seed
-    tr, te = split_classes(data.labels, opts.test_fraction, seed)
-    f_tr, f_te = take_events(data.features, tr), take_events(data.features, te)
-    y_tr, y_te = data.labels[tr], data.labels[te]
+    tr, te = split_classes(data.labels, opts.test_fraction, opts.train.seed)
+    f_tr = take_events(data.features, tr)
     res = fit_invariant(
         f_tr,
-        y_tr,
+        data.labels[tr],
         spec=opts.spec,
         arch=opts.arch,
         train=opts.train,
@@ -263,13 +290,22 @@ def run_invariant(
         ),
         class_names=data.class_names,
     )
-    metrics = evaluate_invariant(res, f_te, y_te, seed=seed)
     plain = None
     if opts.compare_plain:
-        plain_model = fit(
+        plain = fit(
             f_tr, arch=opts.arch, train=opts.train, options=FitOptions(progress=opts.progress)
         )
-        plain = evaluate_plain(plain_model, f_te, y_te, seed=seed)
+    return _Trained(data, (tr, te), res, plain, read_s)
+
+
+def _evaluate(
+    paths: Sequence[str | os.PathLike[str]], out: Path, opts: InvariantRunOptions, t: _Trained
+) -> InvariantSummary:
+    """Measure both models on the held-out events and write the outputs."""
+    data, (tr, te), res, read_s, seed = t.data, t.split, t.res, t.read_s, opts.train.seed
+    f_te, y_te = take_events(data.features, te), data.labels[te]
+    metrics = evaluate_invariant(res, f_te, y_te, seed=seed)
+    plain = evaluate_plain(t.plain, f_te, y_te, seed=seed) if t.plain is not None else None
     mu, _ = res.trained.encode(f_te)
     dims = list(range(opts.arch.latent_dim))
     fig = plot_class_latents(
