@@ -17,6 +17,7 @@ The test suite's own fixtures are in ``tests/conftest.py``.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -26,6 +27,13 @@ from pathlib import Path
 import pytest
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
+
+# the examples of the dask modules need the ``dask`` extra (``make`` installs it)
+collect_ignore = (
+    []
+    if importlib.util.find_spec("distributed") is not None
+    else ["src/latentsym/io/dask_io.py", "src/latentsym/jobs/dask_read.py"]
+)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 if "MPLCONFIGDIR" not in os.environ:

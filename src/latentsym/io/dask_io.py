@@ -21,9 +21,18 @@ Choosing the final state from the summed counts and building the features on the
 is the job :func:`latentsym.jobs.dask_read.read_select_build`.
 
 Example:
-    >>> reads = submit_reads(["a.root", "b.lhe.gz"], client)  # doctest: +SKIP
-    >>> reads.n_events, reads.counts[0]  # doctest: +SKIP
-    (40000, ((-13, 13), 40000))
+    Two bundled samples (20,000 events each) on an in-process cluster: the ROOT file in
+    four chunks of 5,000 entries, the LHE file in one task.
+
+    >>> from distributed import Client
+    >>> paths = [SAMPLES / "ee_mumu_91GeV.root", SAMPLES / "ee_tautau_91GeV.lhe.gz"]
+    >>> with Client(processes=False, n_workers=1, dashboard_address="127.0.0.1:0") as client:
+    ...     reads = submit_reads(paths, client, step_size=5000)
+    ...     reads.cancel()
+    >>> reads.n_events, reads.counts
+    (40000, [((-15, 15), 20000), ((-13, 13), 20000)])
+    >>> [(i, first) for i, first, _ in reads.units]
+    [(0, 0), (0, 5000), (0, 10000), (0, 15000), (1, 0)]
 """
 
 from __future__ import annotations

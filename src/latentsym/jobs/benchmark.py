@@ -77,9 +77,19 @@ def run_benchmark(
         ConfigError: an unknown data-set name.
 
     Example:
-        >>> rows = run_benchmark(["circle"], BenchmarkOptions(quick=True))  # doctest: +SKIP
-        >>> rows[0].pca, round(rows[0].twonn)  # doctest: +SKIP
-        (2, 1)
+        The unit circle (d = 1, linear rank r = 2) with a small network (half a second):
+        two relevant directions, as PCA's two components; TwoNN finds the dimension 1.
+
+        >>> from latentsym.models import Architecture, TrainConfig
+        >>> options = BenchmarkOptions(
+        ...     n_events=1000,
+        ...     arch=Architecture(latent_dim=3, hidden=(32,)),
+        ...     train=TrainConfig(beta=0.3, epochs=30, batch_size=100, seed=2),
+        ... )
+        >>> rows = run_benchmark(["circle"], options)
+        >>> row = rows[0]
+        >>> row.d, row.r, row.k, row.pca, round(row.twonn), row.consistent
+        (1, 2, 2, 2, 1, True)
     """
     opts = options if options is not None else BenchmarkOptions()
     names = check_datasets(datasets)

@@ -20,10 +20,17 @@ must be readable under the same path from the client and from every worker; the 
 need latentsym installed.
 
 Example:
-    >>> with connect("auto") as client:  # doctest: +SKIP
-    ...     got = read_select_build(["a.root", "b.lhe.gz"], client, topology="mu+ mu-")
-    >>> got.final_state.n_events, got.features.values.shape  # doctest: +SKIP
+    Both files of the bundled e+e- -> mu+ mu- sample (20,000 events each) on an in-process
+    cluster (``connect("auto")`` starts worker processes instead):
+
+    >>> from distributed import Client
+    >>> paths = [SAMPLES / "ee_mumu_91GeV.root", SAMPLES / "ee_mumu_91GeV.lhe.gz"]
+    >>> with Client(processes=False, n_workers=1, dashboard_address="127.0.0.1:0") as client:
+    ...     got = read_select_build(paths, client, topology="mu+ mu-")
+    >>> got.final_state.n_events, got.features.values.shape
     (40000, (40000, 8))
+    >>> got.file_index[19999:20001].tolist(), got.entry[19999:20001].tolist()
+    ([0, 1], [19999, 0])
 """
 
 from __future__ import annotations
@@ -89,9 +96,11 @@ def connect(
         ConfigError: an address of another form, or no scheduler answers there.
 
     Example:
-        >>> with connect("auto", n_workers=2) as client:  # doctest: +SKIP
+        A local cluster of one worker process (a second or two to start and close):
+
+        >>> with connect("auto", n_workers=1) as client:
         ...     print(len(client.scheduler_info()["workers"]))
-        2
+        1
     """
     try:  # an optional dependency (latentsym[dask])
         from distributed import Client, LocalCluster
@@ -204,8 +213,19 @@ def read_select_build(
         path raises them (the first failing chunk in input order).
 
     Example:
-        >>> with connect("auto") as client:  # doctest: +SKIP
-        ...     got = read_select_build(sorted(glob.glob("run*/*.root")), client)
+        The same features, bit for bit, as one process gives:
+
+        >>> from distributed import Client
+        >>> from latentsym.io import read_events
+        >>> from latentsym.physics import select_final_state
+        >>> path = SAMPLES / "ee_ZH_250GeV.root"
+        >>> with Client(processes=False, n_workers=1, dashboard_address="127.0.0.1:0") as client:
+        ...     got = read_select_build([path], client, max_events=1500, step_size=500)
+        >>> got.final_state.names, got.features.values.shape
+        (('mu+', 'b~', 'b', 'mu-'), (1500, 16))
+        >>> events, _ = read_events(path, max_events=1500)
+        >>> bool((build(select_final_state(events)).values == got.features.values).all())
+        True
     """
     reads = submit_reads(paths, client, max_events=max_events, step_size=step_size, **options)
     try:

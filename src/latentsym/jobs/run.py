@@ -223,9 +223,22 @@ def run_analysis(
             ``mechanism_particle`` not in the final state).
 
     Example:
-        >>> s = run_analysis(["samples/ee_mumu_91GeV.lhe.gz"], "out")  # doctest: +SKIP
-        >>> s.n_relevant, s.expected.manifold_dim  # doctest: +SKIP
-        (3, 2)
+        The whole job on 300 events with two epochs (a second or two): far too short a
+        training to open a latent direction (the default settings, on the whole sample,
+        open three for this 2-sphere), but every output is written.
+
+        >>> import tempfile
+        >>> from latentsym.models import TrainConfig
+        >>> options = RunOptions(max_events=300, train=TrainConfig(epochs=2), progress=False)
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     s = run_analysis([SAMPLES / "ee_mumu_91GeV.lhe.gz"], out, options)
+        ...     print(sorted(os.listdir(out)))
+        ['correlations.png', 'latent_pairs.png', 'latents.root', 'model', 'relevance.png',
+         'report.md', 'summary.json', 'training.png']
+        >>> s.input.topology, s.input.n_events_used, s.model.epochs_run
+        ('mu+ mu-', 300, 2)
+        >>> s.expected.manifold_dim, s.n_relevant, s.verdict.consistent
+        (2, 0, False)
     """
     opts = options if options is not None else RunOptions()
     checked = [parse_transform(t) for t in opts.transforms]

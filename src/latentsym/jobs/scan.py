@@ -35,9 +35,24 @@ def run_scan(
         when there is none).
 
     Example:
-        >>> res = run_scan(["samples/ee_mumu_91GeV.lhe.gz"], "out/scan")  # doctest: +SKIP
-        >>> res.plateau.k  # doctest: +SKIP
-        3
+        Four models of two epochs on 300 events (a fraction of a second): too short a
+        training to open any direction, so the count is 0 at both betas, a plateau.
+
+        >>> import tempfile
+        >>> from latentsym.models import TrainConfig
+        >>> options = ScanOptions(
+        ...     betas=(0.1, 1.0),
+        ...     seeds=(0, 1),
+        ...     train=TrainConfig(epochs=2),
+        ...     max_events=300,
+        ...     progress=False,
+        ... )
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     res = run_scan([SAMPLES / "ee_mumu_91GeV.lhe.gz"], out, options)
+        ...     print(sorted(os.listdir(out)))
+        ['scan.json', 'scan.png']
+        >>> res.k_table.tolist(), res.plateau
+        ([[0, 0], [0, 0]], Plateau(beta_min=0.1, beta_max=1.0, k=0, n_betas=2))
     """
     opts = options if options is not None else ScanOptions()
     out = prepare_output_dir(out_dir, paths, overwrite=opts.overwrite)

@@ -10,8 +10,8 @@ averaged gradient is the single-process gradient of the global batch.
 Example:
     >>> shard_bounds(10, rank=1, world_size=4)  # slices of 3, 3, 2, 2 events
     (3, 6)
-    >>> dist_info().world_size  # doctest: +SKIP
-    1
+    >>> dist_info()  # a plain process (no torchrun) is rank 0 of 1
+    DistInfo(rank=0, world_size=1, local_rank=0)
 """
 
 from __future__ import annotations
@@ -176,10 +176,18 @@ def process_group(device: torch.device | None = None) -> Iterator[DistInfo]:
     processes); it is destroyed at the exit when this context created it.
 
     Example:
-        >>> with process_group() as info:  # doctest: +SKIP
-        ...     trained = fit(features)
+        In a plain process there is no group to make (one rank); under ``torchrun`` the
+        same code trains on every rank and saves on rank 0:
+
+        >>> from latentsym.models import FitOptions, TrainConfig, fit
+        >>> from latentsym.toys import circle
+        >>> with process_group() as info:
+        ...     trained = fit(circle(300), train=TrainConfig(epochs=2),
+        ...                   options=FitOptions(progress=False))
         ...     if info.is_main:
-        ...         trained.save("model")
+        ...         path = trained.save("model")
+        >>> info.distributed, info.is_main, sorted(p.name for p in path.iterdir())
+        (False, True, ['config.json', 'history.json', 'model.pt', 'scaler.json'])
     """
     created = init_process_group(device)
     try:

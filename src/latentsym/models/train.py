@@ -11,7 +11,7 @@ Example:
     >>> from latentsym.toys import circle
     >>> trained = fit(circle(500, seed=0), arch=Architecture(latent_dim=2),
     ...               train=TrainConfig(epochs=3), options=FitOptions(progress=False))
-    >>> mu, sigma = trained.encode(circle(10, seed=1).values)
+    >>> mu, sigma = trained.encode(circle(10, seed=1))
     >>> mu.shape, trained.best_epoch
     ((10, 2), 3)
 """

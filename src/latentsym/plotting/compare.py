@@ -162,7 +162,19 @@ def plot_naming(naming: Naming, *, which: str = "dcor", ax: Axes | None = None) 
         The Axes of the map.
 
     Example:
-        >>> ax = plot_naming(latent_correlations(mu, obs))  # doctest: +SKIP
+        Two latents that are the cosine and the sine of an azimuth (the harmonics of
+        ``phi_star`` are added to the observables):
+
+        >>> from latentsym.analysis.naming import latent_correlations
+        >>> rng = np.random.default_rng(0)
+        >>> phi = rng.uniform(-np.pi, np.pi, 1000)
+        >>> naming = latent_correlations(np.stack([np.cos(phi), np.sin(phi)], axis=1),
+        ...                              {"phi_star": phi})
+        >>> ax = plot_naming(naming)
+        >>> [t.get_text() for t in ax.get_xticklabels()]
+        ['phi_star', 'cos_phi_star', 'sin_phi_star']
+        >>> [t.get_text() for t in ax.texts]
+        ['0.50', '1.00', '0.19', '0.86', '0.19', '1.00']
     """
     options = {"dcor": "distance correlation", "spearman": "|Spearman|"}
     if which not in options:

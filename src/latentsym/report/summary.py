@@ -14,9 +14,27 @@ written to disk (keys and values as documented in the README), and
 The scan's ``scan.json`` is :meth:`latentsym.analysis.scan.ScanResult.to_dict`.
 
 Example:
-    >>> s = run_analysis(["samples/ee_mumu_91GeV.lhe.gz"], "out")  # doctest: +SKIP
-    >>> s.n_relevant, s.expected.manifold_dim, s.to_dict()["verdict"]  # doctest: +SKIP
-    (3, 2, {'consistent': True, 'text': '...'})
+    The summary of ``latentsym compare`` on 300 events of a bundled sample against its ROOT
+    twin (the same events, so chi2 = 0), and its ``comparison.json`` dictionary
+    (:func:`latentsym.jobs.run.run_analysis` returns a :class:`RunSummary` alike):
+
+    >>> from latentsym.jobs.compare import compare_files
+    >>> from latentsym.jobs.options import CompareOptions
+    >>> options = CompareOptions(
+    ...     truth_path=SAMPLES / "ee_mumu_91GeV.root", topology="mu+ mu-", max_events=300
+    ... )
+    >>> s = compare_files(SAMPLES / "ee_mumu_91GeV.lhe.gz", options=options)
+    >>> type(s).__name__, s.topology, s.frame, s.model
+    ('CompareSummary', 'mu+ mu-', 'rest', None)
+    >>> d = s.to_dict()
+    >>> list(d)
+    ['input', 'model', 'generate_from', 'truth', 'exclusive', 'inclusive', 'notes', 'frame',
+     'topology']
+    >>> d["truth"]
+    {'path': '.../samples/ee_mumu_91GeV.root', 'options': {}}
+    >>> d["exclusive"]["comparisons"]["truth"]["cos_theta_star"]
+    {'chi2': 0.0, 'ndf': 41, 'chi2_ndf': 0.0, 'w1': 0.0, 'w1_rel': 0.0, 'n_reference': 300,
+     'n_sample': 300}
 """
 
 from __future__ import annotations
