@@ -141,6 +141,29 @@ def test_progress_bar_shows_unless_disabled_or_in_ci(monkeypatch: pytest.MonkeyP
         assert bar.disable
 
 
+def test_progress_bar_in_jupyter_without_widgets_does_not_warn() -> None:
+    """In a Jupyter kernel without ipywidgets: the text bar, shown, and no TqdmWarning."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    code = (
+        "import os, warnings\n"
+        "os.environ.pop('CI', None)\n"
+        "warnings.simplefilter('error')\n"
+        "from latentsym.models.trainer import progress_bar\n"
+        "with progress_bar(3, 'training VAE', enabled=True) as bar:\n"
+        "    shown = not bar.disable\n"
+        "    bar.update(3)\n"
+        "print('shown:', shown)"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "training VAE: 100%" in text
+    assert "shown: True" in text
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
 def test_fit_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="resume=True needs out_dir"):
         FitOptions(resume=True)

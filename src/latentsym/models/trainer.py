@@ -21,8 +21,9 @@ for the plain VAE, the mechanism VAE and the invariant/equivariant VAE:
   costs, see ``benchmarks/bench_training.py``);
 - **checkpoints and resume**: with ``FitOptions(out_dir=...)`` the model folder and
   ``state.pt`` are written after every epoch; ``resume=True`` continues from them;
-- **progress**: one ``tqdm.auto`` bar (a widget in Jupyter), off with ``progress=False``
-  and whenever the environment variable ``CI`` is set;
+- **progress**: one epoch bar (``tqdm.auto``, a widget in Jupyter, where ``ipywidgets``
+  is installed; the text bar otherwise), off with ``progress=False`` and whenever the
+  environment variable ``CI`` is set;
 - **device and DDP**: under ``torchrun`` (``WORLD_SIZE > 1``) the loop joins the process
   group, wraps the objective's step module in
   :class:`~torch.nn.parallel.DistributedDataParallel` and gives each rank an equal slice
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import os
 import time
 from abc import ABC, abstractmethod
@@ -58,7 +60,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from latentsym.errors import ConfigError, OutputError, SchemaError, TrainingError
 from latentsym.features.build import FeatureMatrix
@@ -274,8 +275,17 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def progress_bar(total: int, desc: str, *, enabled: bool, initial: int = 0) -> Any:
-    """A ``tqdm.auto`` bar (a widget in Jupyter), off when not ``enabled`` or under CI."""
+    """An epoch bar, off when not ``enabled`` or when the environment variable ``CI`` is set.
+
+    ``tqdm.auto`` (a widget in Jupyter) where ``ipywidgets`` is installed, else the text
+    bar, which Jupyter shows as well (``tqdm.auto`` would warn there instead). Unlike
+    tqdm's default it shows also when stderr is not a terminal: notebooks and log files.
+    """
     off = not enabled or os.environ.get("CI", "").lower() not in ("", "0", "false")
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc=desc, unit="epoch", disable=off)
 
 
