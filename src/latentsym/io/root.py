@@ -57,7 +57,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -72,6 +71,7 @@ import numpy as np
 import uproot
 
 from latentsym._atomic import atomic_output
+from latentsym._frozen import Replaceable
 from latentsym.errors import ConfigError, EventFileError, OutputError, SchemaError
 from latentsym.io._root_layouts import LAYOUTS, Plan, detect_layouts, listing, make_plan
 from latentsym.io.schema import EventFile, RunInfo
@@ -272,7 +272,7 @@ def run_info(
 
 
 @dataclass(frozen=True)
-class ReadOptions:
+class ReadOptions(Replaceable):
     """How a ROOT file is read (LHE files take none of these).
 
     Attributes:
@@ -329,10 +329,6 @@ class ReadOptions:
                 continue
             out[f.name] = list(value) if f.name == "collections" else value
         return out
-
-    def replace(self, **changes: Any) -> ReadOptions:
-        """A copy with some options changed (checked again)."""
-        return dataclasses.replace(self, **changes)
 
     def plan_options(self) -> dict[str, Any]:
         """The options of the reading plan (``collections``, ``branches``, ``flavour``)."""

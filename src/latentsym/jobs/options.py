@@ -23,12 +23,10 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
+from latentsym._frozen import Replaceable
 from latentsym.analysis.compare import check_generate_from
 from latentsym.analysis.scan import DEFAULT_BETAS, DEFAULT_SEEDS
 from latentsym.analysis.symmetry import parse_transform
@@ -47,16 +45,6 @@ __all__ = [
     "ScanOptions",
 ]
 
-_O = TypeVar("_O")
-
-
-def _replace(obj: _O, changes: Mapping[str, Any]) -> _O:
-    names = [f.name for f in dataclasses.fields(obj)]  # type: ignore[arg-type]
-    unknown = sorted(set(changes) - set(names))
-    if unknown:
-        raise ConfigError(f"{type(obj).__name__}: unknown options {unknown}; allowed: {names}")
-    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-
 
 def _optional_count(name: str, value: int | None) -> None:
     if value is not None:
@@ -64,7 +52,7 @@ def _optional_count(name: str, value: int | None) -> None:
 
 
 @dataclass(frozen=True)
-class RunOptions:
+class RunOptions(Replaceable):
     """Options of :func:`latentsym.jobs.run.run_analysis` (``latentsym run``).
 
     Attributes:
@@ -112,13 +100,9 @@ class RunOptions:
             raise ConfigError(f"unknown mechanisms {unknown}; allowed: {', '.join(MECHANISMS)}")
         _optional_count("max_events", self.max_events)
 
-    def replace(self, **changes: Any) -> RunOptions:
-        """A copy with some options changed (checked again); unknown names are refused."""
-        return _replace(self, changes)
-
 
 @dataclass(frozen=True)
-class InvariantRunOptions:
+class InvariantRunOptions(Replaceable):
     """Options of :func:`latentsym.jobs.invariant.run_invariant`.
 
     Attributes:
@@ -163,13 +147,9 @@ class InvariantRunOptions:
             raise ConfigError(f"test_fraction must be in (0, 1); got {self.test_fraction!r}")
         _optional_count("max_events", self.max_events)
 
-    def replace(self, **changes: Any) -> InvariantRunOptions:
-        """A copy with some options changed (checked again); unknown names are refused."""
-        return _replace(self, changes)
-
 
 @dataclass(frozen=True)
-class ScanOptions:
+class ScanOptions(Replaceable):
     """Options of :func:`latentsym.jobs.scan.run_scan` (``latentsym scan``).
 
     Attributes:
@@ -201,13 +181,9 @@ class ScanOptions:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         _optional_count("max_events", self.max_events)
 
-    def replace(self, **changes: Any) -> ScanOptions:
-        """A copy with some options changed (checked again); unknown names are refused."""
-        return _replace(self, changes)
-
 
 @dataclass(frozen=True)
-class CompareOptions:
+class CompareOptions(Replaceable):
     """Options of :func:`latentsym.jobs.compare.compare_files` (``latentsym compare``).
 
     Attributes:
@@ -246,13 +222,9 @@ class CompareOptions:
         """Whether a truth sample is read (a truth file or truth reading options)."""
         return self.truth_path is not None or self.truth_read is not None
 
-    def replace(self, **changes: Any) -> CompareOptions:
-        """A copy with some options changed (checked again); unknown names are refused."""
-        return _replace(self, changes)
-
 
 @dataclass(frozen=True)
-class BenchmarkOptions:
+class BenchmarkOptions(Replaceable):
     """Options of :func:`latentsym.jobs.benchmark.run_benchmark` (``latentsym benchmark``).
 
     Attributes:
@@ -278,7 +250,3 @@ class BenchmarkOptions:
     def __post_init__(self) -> None:
         positive_int("n_events", self.n_events)
         positive_int("baseline_points", self.baseline_points)
-
-    def replace(self, **changes: Any) -> BenchmarkOptions:
-        """A copy with some options changed (checked again); unknown names are refused."""
-        return _replace(self, changes)

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from latentsym._frozen import Replaceable
 from latentsym.errors import ConfigError
 
 __all__ = [
@@ -55,19 +55,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 _C = TypeVar("_C", bound="JsonConfig")
 
 
-class JsonConfig:
+class JsonConfig(Replaceable):
     """Mixin: ``to_dict``/``from_dict``/``to_json``/``from_json``/``replace`` for flat
     frozen dataclasses."""
-
-    def replace(self: _C, **changes: Any) -> _C:
-        """A copy with some fields changed (validated again); unknown names are refused."""
-        names = [f.name for f in fields(self)]  # type: ignore[arg-type]
-        unknown = sorted(set(changes) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"{type(self).__name__}: unknown settings {unknown}; allowed: {names}"
-            )
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists)."""
@@ -226,7 +216,7 @@ class TrainConfig(JsonConfig):
 
 
 @dataclass(frozen=True)
-class FitOptions:
+class FitOptions(Replaceable):
     """How a fit runs, as opposed to what it learns (that is :class:`TrainConfig`).
 
     None of these changes the trained weights on one process (``num_threads`` and
@@ -262,7 +252,3 @@ class FitOptions:
             raise ConfigError(f"num_threads must be a positive integer or None; got {n!r}")
         if self.resume and self.out_dir is None:
             raise ConfigError("resume=True needs out_dir, the folder holding the checkpoint")
-
-    def replace(self, **changes: Any) -> FitOptions:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
