@@ -1,5 +1,5 @@
 """The layering of DESIGN.md, read off the source: only the jobs open files, analysis takes
-arrays, nothing but the command line calls the jobs, and no module imports its importer.
+arrays, and nothing but the command line calls the jobs (cycles: tests/test_structure.py).
 
 Every import counts, function-local ones included, and so does the package ``__init__``
 that importing a submodule runs first.
@@ -143,58 +143,8 @@ def test_jobs_import_the_library_at_module_level() -> None:
     assert local == []
 
 
-def test_no_import_cycles() -> None:
-    graph = {name: _latentsym_imports(path) for name, path in MODULES.items()}
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-
-    def visit(v: str) -> None:  # Tarjan's strongly connected components
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                cycles.append(sorted(component))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    assert cycles == []
-
-
-def _n_parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    a = fn.args
-    named = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
-    return len(named) + (a.vararg is not None) + (a.kwarg is not None)
-
-
-def test_jobs_and_reports_take_options_objects() -> None:
-    """No function of the jobs, the reports and the command line takes more than 8
-    parameters: options travel as frozen dataclasses."""
-    wide = []
-    for name, path in MODULES.items():
-        if _layer(name) in ("jobs", "report") or name == "latentsym.cli":
-            for fn in ast.walk(ast.parse(path.read_text())):
-                is_fn = isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
-                if is_fn and _n_parameters(fn) > 8:
-                    wide.append(f"{name}.{fn.name}")
-    assert wide == []
+# Import cycles and the number of parameters of every function are checked for the whole
+# package in tests/test_structure.py.
 
 
 def test_the_import_reader_sees_local_imports_and_packages() -> None:
