@@ -131,18 +131,26 @@ def test_early_stopping_is_the_same_rule_for_every_model(ee: FeatureMatrix) -> N
 
 
 def test_progress_bar_shows_unless_disabled_or_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import latentsym.models.trainer as trainer
+
     monkeypatch.delenv("CI", raising=False)
     with progress_bar(3, "training VAE", enabled=True) as bar:
-        assert not bar.disable  # also when stderr is not a terminal (Jupyter, logs)
+        assert bar.disable  # pytest captures stderr: not a terminal, so hidden (tqdm's rule)
+    monkeypatch.setattr(trainer, "in_jupyter", lambda: True)
+    with progress_bar(3, "training VAE", enabled=True) as bar:
+        assert not bar.disable  # a Jupyter kernel's stderr is no terminal either: shown
     with progress_bar(3, "training VAE", enabled=False) as bar:
         assert bar.disable
     monkeypatch.setenv("CI", "true")
     with progress_bar(3, "training VAE", enabled=True) as bar:
         assert bar.disable
+    assert trainer.in_jupyter() is True
+    monkeypatch.undo()
+    assert trainer.in_jupyter() is False  # pytest runs no kernel
 
 
 def test_progress_bar_in_jupyter_without_widgets_does_not_warn() -> None:
-    """In a Jupyter kernel without ipywidgets: the text bar, shown, and no TqdmWarning."""
+    """In a real Jupyter kernel without ipywidgets: the text bar, shown, no TqdmWarning."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     code = (

@@ -228,8 +228,9 @@ class FitOptions(Replaceable):
         resume: continue from the checkpoint in ``out_dir``; every setting but ``epochs``
             must match the checkpoint's.
         overwrite: replace an existing checkpoint in ``out_dir``.
-        progress: show a progress bar (``tqdm.auto``: a widget in Jupyter, text in a
-            terminal); always off when the environment variable ``CI`` is set.
+        progress: show a progress bar in a terminal or in Jupyter (see
+            :func:`latentsym.models.trainer.progress_bar`); always off when the
+            environment variable ``CI`` is set.
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
         num_threads: torch CPU threads during training (restored afterwards); None leaves
             torch's setting. On a busy machine 1 is often much faster than 2.

@@ -21,9 +21,9 @@ for the plain VAE, the mechanism VAE and the invariant/equivariant VAE:
   costs, see ``benchmarks/bench_training.py``);
 - **checkpoints and resume**: with ``FitOptions(out_dir=...)`` the model folder and
   ``state.pt`` are written after every epoch; ``resume=True`` continues from them;
-- **progress**: one epoch bar (``tqdm.auto``, a widget in Jupyter, where ``ipywidgets``
-  is installed; the text bar otherwise), off with ``progress=False`` and whenever the
-  environment variable ``CI`` is set;
+- **progress**: one epoch bar, in a terminal and in Jupyter (the ``tqdm.auto`` widget
+  where ``ipywidgets`` is installed, the text bar otherwise), not in pipes or log files,
+  off with ``progress=False`` and whenever the environment variable ``CI`` is set;
 - **device and DDP**: under ``torchrun`` (``WORLD_SIZE > 1``) the loop joins the process
   group, wraps the objective's step module in
   :class:`~torch.nn.parallel.DistributedDataParallel` and gives each rank an equal slice
@@ -48,6 +48,7 @@ import copy
 import hashlib
 import importlib.util
 import os
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -89,6 +90,7 @@ __all__ = [
     "TrainData",
     "as_train_data",
     "epoch_seed",
+    "in_jupyter",
     "progress_bar",
     "resolve_device",
     "train",
@@ -275,18 +277,30 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def progress_bar(total: int, desc: str, *, enabled: bool, initial: int = 0) -> Any:
-    """An epoch bar, off when not ``enabled`` or when the environment variable ``CI`` is set.
+    """An epoch bar: in a terminal and in Jupyter, not in a pipe or a log file, never when
+    not ``enabled`` or when the environment variable ``CI`` is set.
 
-    ``tqdm.auto`` (a widget in Jupyter) where ``ipywidgets`` is installed, else the text
-    bar, which Jupyter shows as well (``tqdm.auto`` would warn there instead). Unlike
-    tqdm's default it shows also when stderr is not a terminal: notebooks and log files.
+    tqdm on its own hides itself whenever stderr is not a terminal, which a Jupyter
+    kernel's is not; here a kernel counts as a terminal. In Jupyter the bar is the
+    ``tqdm.auto`` widget where ``ipywidgets`` is installed, else the text bar (``tqdm.auto``
+    would warn there instead).
     """
-    off = not enabled or os.environ.get("CI", "").lower() not in ("", "0", "false")
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false")
+    disable: bool | None = True if not enabled or ci else (False if in_jupyter() else None)
     if importlib.util.find_spec("ipywidgets") is not None:
         from tqdm.auto import tqdm
     else:
         from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", disable=off)
+    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", disable=disable)
+
+
+def in_jupyter() -> bool:
+    """True inside a Jupyter (IPython kernel) session."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def resolve_device(name: str) -> torch.device:
