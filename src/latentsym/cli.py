@@ -31,6 +31,7 @@ def _read_options(args: argparse.Namespace) -> ReadOptions:
         tree=getattr(args, "tree", None) or None,
         layout=getattr(args, "layout", None) or None,
         collections=_collections(getattr(args, "collections", None)),
+        branches=getattr(args, "branches", None) or None,  # text or JSON path: parsed there
     )
 
 
@@ -61,6 +62,13 @@ def _train(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
+_BRANCHES_HELP = (
+    "name the branches (layout mapping): px=lep0_PX,lep1_PX,py=lep0_PY,lep1_PY,pz=...,E=...,"
+    "pid=lep0_PID,lep1_PID (status=, weight= optional; one jagged branch per key, or one "
+    "scalar branch per object), or a JSON file with that mapping"
+)
+
+
 def _add_read_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("ROOT files")
     g.add_argument("--tree", help="tree or RNTuple to read (default: the only one in the file)")
@@ -69,8 +77,11 @@ def _add_read_arguments(p: argparse.ArgumentParser) -> None:
         help="branch layout: flat, jagged, edm4hep, nanoaod, latentsym (default: detected)",
     )
     g.add_argument(
-        "--collections", help="comma-separated collections, e.g. Muon,Electron or MC or RP"
+        "--collections",
+        help="comma-separated collections, e.g. Muon,Electron or MC or RP; for flat "
+        "branches (lep0_PX, jet0_PX) the object prefixes, e.g. lep,jet",
     )
+    g.add_argument("--branches", metavar="MAP", help=_BRANCHES_HELP)
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -314,10 +325,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         CompareOptions(
             model_dir=args.model,
             truth_path=args.truth,
-            input_read=ReadOptions(collections=_collections(args.input_collections)),
+            input_read=ReadOptions(
+                collections=_collections(args.input_collections), branches=args.branches or None
+            ),
             truth_read=None
-            if truth_collections is None
-            else ReadOptions(collections=truth_collections),
+            if truth_collections is None and not args.truth_branches
+            else ReadOptions(collections=truth_collections, branches=args.truth_branches or None),
             topology=args.topology,
             n_generated=args.n_generated,
             max_events=args.max_events,
@@ -479,6 +492,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", help="a truth file (may be the input file with other collections)")
     p.add_argument("--input-collections", help="collections of the input, e.g. RP")
     p.add_argument("--truth-collections", help="collections of the truth, e.g. MC")
+    p.add_argument("--branches", metavar="MAP", help=f"ROOT input: {_BRANCHES_HELP}")
+    p.add_argument("--truth-branches", metavar="MAP", help="ROOT truth: as --branches")
     p.add_argument("--topology", help="final state, e.g. 'mu+ mu-'")
     p.add_argument("--n-generated", type=int, default=None, help="events to generate")
     p.add_argument(
@@ -505,8 +520,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LatentsymError as exc:
         print(f"latentsym {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"latentsym {args.command}: error: {exc}", file=sys.stderr)
+    except OSError as exc:  # name the file: an OSError may carry none ([Errno 22] ...)
+        inputs = getattr(args, "files", None) or [getattr(args, "input", None)]
+        where = exc.filename or ", ".join(str(f) for f in inputs if f)
+        what = f"{exc.strerror} (errno {exc.errno})" if exc.strerror else str(exc)
+        print(f"latentsym {args.command}: error: {where}: {what}" if where else
+              f"latentsym {args.command}: error: {what}", file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt:
         print(f"latentsym {args.command}: interrupted", file=sys.stderr)

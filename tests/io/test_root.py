@@ -332,15 +332,22 @@ def test_unknown_and_ambiguous_layout(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown layout 'cms'; allowed: latentsym, flat"):
         read_events(external(ZMUMU), layout="cms")
     path = tmp_path / "both.root"
-    names = ("px1", "py1", "pz1", "E1", "GenPart_pt")
+    names = ("px1", "py1", "pz1", "E1")
+    pt = ak.Array([[1.0], [2.0, 3.0], []])
     with uproot.recreate(path) as f:
-        f.mktree("t", dict.fromkeys(names, np.float64))
-        f["t"].extend({k: np.ones(3) for k in names})
+        f.mktree("t", {**dict.fromkeys(names, np.float64), "GenPart_pt": pt.type})
+        f["t"].extend({**{k: np.ones(3) for k in names}, "GenPart_pt": pt})
     with pytest.raises(EventFileError, match=r"fit several layouts \(flat, nanoaod\); choose"):
         read_root(path)
     assert read_root(path, layout="flat").info.layout == "flat"
     with pytest.raises(SchemaError, match=r"no branch 'GenPart_eta', .*branches present: px1"):
         read_root(path, layout="nanoaod")
+    # the branch types count too: a scalar GenPart_pt is no NanoAOD collection
+    scalar = tmp_path / "scalar.root"
+    with uproot.recreate(scalar) as f:
+        f.mktree("t", dict.fromkeys((*names, "GenPart_pt"), np.float64))
+        f["t"].extend({k: np.ones(3) for k in (*names, "GenPart_pt")})
+    assert read_root(scalar).info.layout == "flat"
 
 
 def test_undetectable_layout(tmp_path):

@@ -8,20 +8,23 @@ documents the layouts for users; this module holds their mechanics.
 Example:
     >>> detect_layouts(["E1", "px1", "py1", "pz1", "Q1"])
     ['flat']
+    >>> detect_layouts(["lep0_PX", "lep0_PY", "lep0_PZ", "lep0_E", "lep0_PID"])
+    ['flat']
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import vector
 
-from latentsym.errors import ConfigError, SchemaError
+from latentsym.errors import ConfigError, EventFileError, SchemaError
+from latentsym.io._root_names import MOMENTUM, Family, check_mapping, families
 from latentsym.io.schema import make_events
 
 __all__ = [
@@ -43,7 +46,6 @@ FLAVOURS = {"mu": 13, "e": 11, "tau": 15}
 #: nanoaod: |eta| above this with pt = 0 marks a particle along the beam axis (ROOT writes
 #: eta = ±(22756 + |pz|) there), whose pz cannot be recovered.
 NANOAOD_ETA_ALONG_BEAM = 700.0
-_MAPPING_KEYS = ("px", "py", "pz", "E", "pid", "status", "weight")
 
 Build = Callable[[ak.Array, str], tuple[ak.Array, dict[str, Any]]]
 
@@ -54,13 +56,17 @@ class Plan:
 
     Attributes:
         branches: branch (or RNTuple field) names to read.
-        finite: the branches among them that must hold finite numbers (momenta, weights).
+        finite: the branches among them that must hold finite numbers within the float32
+            range (momenta, weights).
         build: ``build(arrays, source) -> (events, info_extra)``.
+        integral: the branches that must hold whole numbers (PDG ids, statuses, charges:
+            a NaN or 1.5 there would become a silent integer).
     """
 
     branches: list[str]
     finite: list[str]
     build: Build
+    integral: list[str] = field(default_factory=list)
 
 
 def listing(keys: Sequence[str], n: int = 20) -> str:
@@ -79,28 +85,27 @@ def _collections_with(keys: Sequence[str], comps: Sequence[str]) -> list[str]:
     return found
 
 
-def _flat_indices(keys: Sequence[str]) -> list[str]:
-    have = set(keys)
-    idx = [m.group(1) for k in keys if (m := re.fullmatch(r"px(\d+)", k))]
-    return [i for i in idx if all(f"{c}{i}" in have for c in ("E", "py", "pz"))]
-
-
 def _edm4hep_collections(keys: Sequence[str]) -> list[str]:
     return _collections_with(keys, ("px", "py", "pz", "e"))
 
 
-def detect_layouts(keys: Sequence[str]) -> list[str]:
-    """The layouts whose characteristic branches are all among ``keys``."""
+def detect_layouts(keys: Sequence[str], scalars: Collection[str] | None = None) -> list[str]:
+    """The layouts whose characteristic branches are all among ``keys``.
+
+    ``scalars``, the names of the branches holding one number per entry (None: unknown),
+    keeps the flat layout to scalar branches and the others to jagged ones.
+    """
     found = []
-    if "particle_px" in keys:
+    jagged = list(keys) if scalars is None else [k for k in keys if k not in scalars]
+    if "particle_px" in jagged:
         found.append("latentsym")
-    if _flat_indices(keys):
+    if families(keys, scalars):
         found.append("flat")
-    if _collections_with(keys, ("Px", "Py", "Pz", "E")):
+    if _collections_with(jagged, ("Px", "Py", "Pz", "E")):
         found.append("jagged")
-    if _edm4hep_collections(keys):
+    if _edm4hep_collections(jagged):
         found.append("edm4hep")
-    if "GenPart_pt" in keys:
+    if "GenPart_pt" in jagged:
         found.append("nanoaod")
     return found
 
@@ -123,9 +128,17 @@ def _i64(a: Any) -> ak.Array:
     return ak.values_astype(a, np.int64)
 
 
+def _column(a: ak.Array, name: str, dtype: Any = np.float64) -> np.ndarray:
+    """One scalar branch as a numpy array (whole numbers rounded first: 3.9999999 -> 4)."""
+    values = ak.to_numpy(a[name])
+    if np.dtype(dtype).kind == "i" and values.dtype.kind == "f":
+        values = np.rint(values)
+    return values.astype(dtype)
+
+
 def _stack(a: ak.Array, names: Sequence[str], dtype: Any = np.float64) -> ak.Array:
     """Scalar branches, one per particle, as a jagged ``[N, len(names)]`` array."""
-    cols = [np.asarray(a[n]).astype(dtype) for n in names]
+    cols = [_column(a, n, dtype) for n in names]
     return ak.from_regular(np.stack(cols, axis=1))
 
 
@@ -145,6 +158,7 @@ def make_plan(
     branches: Mapping[str, Any] | None,
     flavour: str,
     stored: Mapping[str, Any],
+    scalars: Collection[str] | None = None,
 ) -> Plan:
     """The reading plan for ``layout`` on a tree with branches ``keys``.
 
@@ -152,8 +166,10 @@ def make_plan(
         where: ``"<file>: tree '<name>'"``, the prefix of error messages.
         keys: the tree's branch names.
         layout: one of :data:`LAYOUTS`.
-        collections, branches, flavour: the reader's options (see ``read_root``).
+        collections, branches, flavour: the reader's options (see ``read_root``);
+            ``collections`` of the flat layout are object prefixes (``["lep"]``).
         stored: the run information a latentsym file carries (empty otherwise).
+        scalars: the branches with one number per entry (None: not known).
 
     Raises:
         SchemaError: a branch the layout needs is missing (lists the branches present).
@@ -164,15 +180,15 @@ def make_plan(
             f"{where}: branches=... names the branches of layout 'mapping', but layout "
             f"{layout!r} was chosen. Drop layout=... or branches=..."
         )
-    if collections is not None and layout not in ("jagged", "edm4hep"):
+    if collections is not None and layout not in ("jagged", "edm4hep", "flat"):
         raise ConfigError(
-            f"{where}: collections=... applies to the 'jagged' and 'edm4hep' layouts, not "
-            f"{layout!r}. Drop it, or choose one of those layouts with layout=..."
+            f"{where}: collections=... applies to the 'jagged', 'edm4hep' and 'flat' layouts, "
+            f"not {layout!r}. Drop it, or choose one of those layouts with layout=..."
         )
     if layout == "latentsym":
         return _plan_latentsym(where, keys, stored)
     if layout == "flat":
-        return _plan_flat(where, keys, flavour)
+        return _plan_flat(where, _flat_families(where, keys, collections, scalars), flavour)
     if layout == "jagged":
         return _plan_jagged(where, keys, collections)
     if layout == "edm4hep":
@@ -184,7 +200,7 @@ def make_plan(
             f"{where}: layout 'mapping' needs branches={{'px': ..., 'py': ..., 'pz': ..., "
             "'E': ...}} naming the tree's branches (optional: 'pid', 'status', 'weight')"
         )
-    return _plan_mapping(where, keys, branches)
+    return _plan_mapping(where, keys, branches, scalars)
 
 
 def _plan_latentsym(where: str, keys: list[str], stored: Mapping[str, Any]) -> Plan:
@@ -219,52 +235,115 @@ def _plan_latentsym(where: str, keys: list[str], stored: Mapping[str, Any]) -> P
             ev = ak.with_field(ev, a[k], k.removeprefix("event_"))
         return ev, {}
 
-    return Plan(wanted, [*comps, *[k for k in ["weight", *wkeys] if k in keys]], build)
+    ids: list[str] = [k for k in ("particle_pid", "particle_status") if k in keys]
+    finite = [*comps, *[k for k in ["weight", *wkeys] if k in keys]]
+    return Plan(wanted, finite, build, integral=ids)
 
 
-def _plan_flat(where: str, keys: list[str], flavour: str) -> Plan:
+def _flat_families(
+    where: str, keys: list[str], collections: Sequence[str] | None, scalars: Any
+) -> list[Family]:
+    """The families of flat objects to read: the only one, or those ``collections`` name."""
+    found = families(keys, scalars)
+    present = "; ".join(f"{f.prefix or '(no prefix)'}: {f.label} ({f.example()})" for f in found)
+    if not found:
+        raise SchemaError(
+            f"{where}: no flat objects among the branches ({listing(keys)}). A flat tree has "
+            "one scalar branch per object and component, e.g. E1, px1, py1, pz1 or lep0_PX, "
+            "lep0_PY, lep0_PZ, lep0_E; name other branches with branches=... (--branches)."
+        )
+    if collections:
+        chosen = []
+        for c in collections:
+            match = [f for f in found if f.prefix == c]
+            if len(match) != 1:
+                raise SchemaError(
+                    f"{where}: {'no' if not match else 'several'} flat object families with "
+                    f"the prefix {c!r}; present: {present}. Choose prefixes with "
+                    "collections=[...] (--collections), or name the branches with "
+                    "branches=... (--branches)."
+                )
+            chosen += match
+        return chosen
+    if len(found) > 1:
+        raise EventFileError(
+            f"{where}: the branches hold several kinds of flat objects: {present}. Choose "
+            f"them by prefix with collections={[f.prefix for f in found][:2]!r} "
+            "(--collections), or name the branches with --branches px=...,py=...,pz=...,E=... "
+            "(branches={...} in Python)."
+        )
+    return found
+
+
+def _flat_objects(where: str, fams: list[Family]) -> list[dict[str, str]]:
+    """Per object, component -> branch name; refuses ambiguous and incomplete objects."""
+    objects = []
+    for f in fams:
+        for i, comps in f.objects.items():
+            doubled = {c: v for c, v in comps.items() if len(v) > 1}
+            if doubled and i in f.indices:
+                c, twins = next(iter(doubled.items()))
+                raise EventFileError(
+                    f"{where}: object {i} of {f.label} has several {c} branches "
+                    f"({', '.join(twins)}). Name the branches to read with --branches "
+                    f"(branches={{'{c}': [...], ...}} in Python)."
+                )
+            if i not in f.indices and any(c in comps for c in MOMENTUM):
+                need = [c for c in ("px", "py", "pz") if c not in comps]
+                have = ", ".join(n for v in comps.values() for n in v)
+                raise SchemaError(
+                    f"{where}: object {i} of {f.label} has {have} but no "
+                    f"{', '.join(need) or 'E or mass'} branch. Add the missing branches, "
+                    "or name the branches to read with --branches (branches=... in Python)."
+                )
+        objects += [{c: v[0] for c, v in f.objects[i].items()} for i in f.indices]
+    return objects
+
+
+def _plan_flat(where: str, fams: list[Family], flavour: str) -> Plan:
     if flavour not in FLAVOURS:
         raise ConfigError(f"{where}: unknown flavour {flavour!r}; allowed: {', '.join(FLAVOURS)}")
-    idx = _flat_indices(keys)
-    if not idx:
-        _need(where, keys, ["E1", "px1", "py1", "pz1"], "Choose the layout that fits the file.")
-    comps = ("E", "px", "py", "pz")
-    pid_src: dict[str, str] = {}
-    for i in idx:
-        src = next((c for c in (f"pid{i}", f"pdgId{i}", f"Q{i}") if c in keys), None)
-        if src is not None:
-            pid_src[i] = src
-    momenta = [f"{c}{i}" for i in idx for c in comps]
+    objects = _flat_objects(where, fams)
+    pid_src = [o.get("pid", o.get("charge")) for o in objects]
+    momenta = [o[c] for o in objects for c in ("E", "px", "py", "pz", "mass") if c in o]
+    ids = [o[c] for o in objects for c in ("pid", "charge", "status") if c in o]
+    with_charge = all("charge" in o for o in objects)
 
     def build(a: ak.Array, source: str) -> tuple[ak.Array, dict[str, Any]]:
-        n = len(a)
-        pids = []
-        for i in idx:
-            src = pid_src.get(i)
-            if src is None:
-                pids.append(np.zeros(n, dtype=np.int64))
-            elif src.startswith("Q"):
-                pids.append(_pid_from_charge(np.asarray(a[src]), FLAVOURS[flavour]))
+        cols: dict[str, list[np.ndarray]] = {c: [] for c in ("px", "py", "pz", "E", "pid")}
+        status = []
+        for o in objects:
+            p = [_column(a, o[c]) for c in ("px", "py", "pz")]
+            if "E" in o:
+                e = _column(a, o["E"])
+            else:  # from the mass: E = sqrt(p^2 + m^2)
+                e = np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2 + _column(a, o["mass"]) ** 2)
+            for c, v in zip(("px", "py", "pz", "E"), [*p, e], strict=True):
+                cols[c].append(v)
+            if "pid" in o:
+                cols["pid"].append(_column(a, o["pid"], np.int64))
+            elif "charge" in o:
+                q = _column(a, o["charge"], np.int64)
+                cols["pid"].append(_pid_from_charge(q, FLAVOURS[flavour]))
             else:
-                pids.append(np.asarray(a[src]).astype(np.int64))
-        charges = [f"Q{i}" for i in idx]
+                cols["pid"].append(np.zeros(len(a), dtype=np.int64))
+            st = o.get("status")
+            status.append(_column(a, st, np.int64) if st else np.ones(len(a), dtype=np.int64))
+        jag = {c: ak.from_regular(np.stack(v, axis=1)) for c, v in cols.items()}
         extra = {}
-        if all(q in a.fields for q in charges):
-            extra["charge"] = _stack(a, charges, np.int64)
+        if with_charge:
+            extra["charge"] = _stack(a, [o["charge"] for o in objects], np.int64)
         ev = make_events(
-            p4={
-                "px": _stack(a, [f"px{i}" for i in idx]),
-                "py": _stack(a, [f"py{i}" for i in idx]),
-                "pz": _stack(a, [f"pz{i}" for i in idx]),
-                "E": _stack(a, [f"E{i}" for i in idx]),
-            },
-            pid=ak.from_regular(np.stack(pids, axis=1)),
+            p4={c: jag[c] for c in ("px", "py", "pz", "E")},
+            pid=jag["pid"],
+            status=ak.from_regular(np.stack(status, axis=1)),
             extra=extra,
             source=source,
         )
-        return ev, {"pid_from": [pid_src.get(i) for i in idx], "flavour": flavour}
+        info = {"objects": [f.label for f in fams], "pid_from": pid_src, "flavour": flavour}
+        return ev, info
 
-    return Plan(momenta + list(pid_src.values()), momenta, build)
+    return Plan(momenta + ids, momenta, build, integral=ids)
 
 
 def _plan_jagged(where: str, keys: list[str], collections: Sequence[str] | None) -> Plan:
@@ -304,7 +383,7 @@ def _plan_jagged(where: str, keys: list[str], collections: Sequence[str] | None)
         )
         return ev, {"collections": chosen, "weight_branch": wkey}
 
-    return Plan(momenta + charges + ([wkey] if wkey else []), finite, build)
+    return Plan(momenta + charges + ([wkey] if wkey else []), finite, build, integral=charges)
 
 
 def _plan_edm4hep(where: str, keys: list[str], collections: Sequence[str] | None) -> Plan:
@@ -356,7 +435,9 @@ def _plan_edm4hep(where: str, keys: list[str], collections: Sequence[str] | None
         )
         return ev, {"collections": chosen}
 
-    return Plan(momenta + ids + optional, momenta, build)
+    # a truth charge may be fractional (quarks): finite, rounded as before; ids are whole
+    charge = [b for b in optional if b.endswith("_charge")]
+    return Plan(momenta + ids + optional, momenta + charge, build, integral=ids)
 
 
 def _plan_nanoaod(where: str, keys: list[str]) -> Plan:
@@ -388,31 +469,25 @@ def _plan_nanoaod(where: str, keys: list[str]) -> Plan:
         )
         return ev, {"dropped_along_beam": n_dropped}
 
-    return Plan(comps + ids + ([wkey] if wkey else []), comps + ([wkey] if wkey else []), build)
+    finite = comps + ([wkey] if wkey else [])
+    return Plan(comps + ids + ([wkey] if wkey else []), finite, build, integral=ids)
 
 
-def _plan_mapping(where: str, keys: list[str], branches: Mapping[str, Any]) -> Plan:
-    unknown = sorted(set(branches) - set(_MAPPING_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: branches=...: unknown keys {unknown}; allowed: {list(_MAPPING_KEYS)}"
-        )
-    missing = [k for k in ("px", "py", "pz", "E") if k not in branches]
-    if missing:
-        raise ConfigError(
-            f"{where}: branches=... must name {missing} (px, py, pz and E are required)"
-        )
-    spec = {k: [v] if isinstance(v, str) else list(v) for k, v in branches.items()}
-    flat = {k: not isinstance(v, str) for k, v in branches.items()}
-    if not isinstance(branches.get("weight", ""), str):
-        raise ConfigError(f"{where}: branches['weight'] must be one branch name")
+def _plan_mapping(
+    where: str, keys: list[str], branches: Mapping[str, Any], scalars: Collection[str] | None
+) -> Plan:
+    mapping = check_mapping(branches, where)
+    spec = {k: [v] if isinstance(v, str) else v for k, v in mapping.items()}
     names = list(dict.fromkeys(b for v in spec.values() for b in v))
-    _need(where, keys, names, "Fix the names given in branches=...")
+    _need(where, keys, names, "Fix the names given in branches=... (--branches).")
+    if scalars is not None:
+        _check_mapping_types(where, spec, scalars)
     momenta = [b for k in ("px", "py", "pz", "E") for b in spec[k]]
 
     def build(a: ak.Array, source: str) -> tuple[ak.Array, dict[str, Any]]:
         def get(k: str, dtype: Any = np.float64) -> ak.Array:
-            return _stack(a, spec[k], dtype) if flat[k] else a[spec[k][0]]
+            one = len(spec[k]) == 1 and a[spec[k][0]].ndim > 1  # a jagged branch
+            return ak.values_astype(a[spec[k][0]], dtype) if one else _stack(a, spec[k], dtype)
 
         px = get("px")
         ev = make_events(
@@ -422,7 +497,32 @@ def _plan_mapping(where: str, keys: list[str], branches: Mapping[str, Any]) -> P
             weight=ak.to_numpy(a[spec["weight"][0]]) if "weight" in spec else None,
             source=source,
         )
-        return ev, {"branches": dict(branches)}
+        return ev, {"branches": dict(mapping)}
 
     weight = spec.get("weight", [])
-    return Plan(names, momenta + weight, build)
+    ids = [b for k in ("pid", "status") for b in spec.get(k, [])]
+    return Plan(names, momenta + weight, build, integral=ids)
+
+
+def _check_mapping_types(where: str, spec: dict[str, list[str]], scalars: Collection[str]) -> None:
+    """Per-object fields: all one jagged branch each, or all one scalar branch per object."""
+    kinds = {}
+    for k, names in spec.items():
+        if k == "weight":
+            if names[0] not in scalars:
+                raise ConfigError(f"{where}: branches['weight'] = {names[0]!r} is not a scalar")
+            continue
+        jagged = [n for n in names if n not in scalars]
+        if len(names) > 1 and jagged:
+            raise ConfigError(
+                f"{where}: branches[{k!r}] lists {jagged[0]!r}, which holds several values per "
+                "entry: a list names one scalar branch per object; give a jagged branch alone "
+                f"(e.g. {k}={jagged[0]})"
+            )
+        kinds[k] = "jagged" if jagged else f"{len(names)} scalar"
+    if len(set(kinds.values())) > 1:
+        raise ConfigError(
+            f"{where}: branches=... mixes jagged and scalar branches "
+            f"({', '.join(f'{k}: {v}' for k, v in kinds.items())}); give every field the same "
+            "kind: one jagged branch each, or one scalar branch per object"
+        )

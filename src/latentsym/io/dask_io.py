@@ -48,11 +48,20 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from latentsym.errors import ConfigError
+from latentsym.errors import ConfigError, EventFileError, LatentsymError
+from latentsym.io._root_guard import FIX, describe_error, guard
 from latentsym.io._root_layouts import make_plan
+from latentsym.io._root_names import is_scalar
 from latentsym.io.formats import detect_format
 from latentsym.io.read import iterate_events, read_events
-from latentsym.io.root import check_branches, check_options, prepare, run_info
+from latentsym.io.root import (
+    ReadOptions,
+    build_events,
+    check_branches,
+    check_options,
+    prepare,
+    run_info,
+)
 from latentsym.io.schema import RunInfo
 from latentsym.physics.selection import final_state_counts
 
@@ -89,6 +98,7 @@ class _RootFile:
     tree: str
     layout: str
     keys: list[str]
+    scalars: list[str]
     plan_options: dict[str, Any]
     stored: dict[str, Any]
     sqrt_s: float | None
@@ -126,10 +136,12 @@ def _read_lhe(path: str, step_size: int, max_events: int | None) -> ReadPart:
 
 def _read_root(arrays: ak.Array, f: _RootFile, start: int) -> ReadPart:
     """Worker: one uproot.dask partition (entries from ``start``) of a ROOT file."""
-    plan = make_plan(f.where, f.keys, f.layout, stored=f.stored, **f.plan_options)
+    plan = make_plan(
+        f.where, f.keys, f.layout, stored=f.stored, scalars=f.scalars, **f.plan_options
+    )
     check_branches(arrays, plan, f.where, start)
     source = f.path if start == 0 else f"{f.path} (entries from {start})"
-    events, extra = plan.build(arrays, source)
+    events, extra = build_events(plan, arrays, source, start)
     return _outgoing_part(events, None, extra)
 
 
@@ -147,17 +159,15 @@ def _root_file(path: Any, options: dict[str, Any]) -> tuple[_RootFile, int, Any]
     if unknown:
         raise ConfigError(f"{path}: unknown options {unknown}; allowed: {list(ROOT_OPTIONS)}")
     check_options(options.get("sqrt_s"), options.get("beams"))
-    plan_options = {
-        "collections": options.get("collections"),
-        "branches": options.get("branches"),
-        "flavour": options.get("flavour", "mu"),
-    }
+    plan_options = ReadOptions(**options).plan_options()  # --branches text parsed there
     tree, layout = options.get("tree"), options.get("layout")
     name, obj, layout, plan, stored = prepare(path, tree, layout, plan_options)
-    keys = [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
+    with guard(f"{path}: tree {name!r}", "the list of branches"):
+        keys = [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
+        types = obj.typenames()
+    scalars = [k for k in keys if is_scalar(str(types.get(k, "")))]
     sqrt_s, beams = options.get("sqrt_s"), options.get("beams")
-    f = _RootFile(str(path), name, layout, keys, plan_options, stored, sqrt_s, beams)
-    types = obj.typenames()
+    f = _RootFile(str(path), name, layout, keys, scalars, plan_options, stored, sqrt_s, beams)
     key = (name, layout, type(obj).__name__, tuple((b, types.get(b)) for b in plan.branches))
     return f, int(obj.num_entries), key
 
@@ -174,14 +184,20 @@ def _submit_root(
 
     first = group[0][1]
     plan = make_plan(
-        first.where, first.keys, first.layout, stored=first.stored, **first.plan_options
+        first.where,
+        first.keys,
+        first.layout,
+        stored=first.stored,
+        scalars=first.scalars,
+        **first.plan_options,
     )
     spec, parts = {}, []
     for i, f, n in group:
         steps = [[s, min(s + step_size, n)] for s in range(0, n, step_size)]
         spec[f.path] = {"object_path": f.tree, "steps": steps}
         parts += [(i, s, f) for s, _ in steps]
-    arr = uproot.dask(spec, filter_name=plan.branches)
+    with guard(first.where, "the tree's partitions"):
+        arr = uproot.dask(spec, filter_name=plan.branches)
     delayed = arr.to_delayed()
     tasks = [dask.delayed(_read_root)(d, f, s) for d, (_, s, f) in zip(delayed, parts, strict=True)]
     futures = client.compute(tasks)
@@ -198,6 +214,25 @@ def gather_in_order(client: Any, futures: list[Any]) -> list[Any]:
         if fut.status == "error":
             fut.result()  # raises the worker's exception
     return list(client.gather(futures))
+
+
+def _gather_summaries(
+    client: Any, units: list[tuple[int, int, Any]], paths: Sequence[Any]
+) -> list[Summary]:
+    """Every chunk's summary; a foreign failure on a worker (uproot's, on a damaged file)
+    becomes an :class:`EventFileError` naming the file and the chunk's first entry."""
+    futures = [client.submit(_summary, f, pure=False) for *_, f in units]
+    try:
+        return gather_in_order(client, futures)
+    except LatentsymError:
+        raise
+    except Exception as exc:
+        failed = [u for u, f in zip(units, futures, strict=True) if f.status == "error"]
+        i, first = failed[0][:2] if failed else (0, 0)
+        raise EventFileError(
+            f"{paths[i]}: the chunk from entry {first} cannot be read ({describe_error(exc)}). "
+            f"{FIX}"
+        ) from exc
 
 
 def _check_count(name: str, value: Any) -> int:
@@ -345,9 +380,7 @@ def submit_reads(
                 remaining -= n
         if group:
             units += _submit_root(client, group, step)
-        summaries = gather_in_order(
-            client, [client.submit(_summary, f, pure=False) for *_, f in units]
-        )
+        summaries = _gather_summaries(client, units, paths)
     except BaseException:
         client.cancel([fut for _, _, fut in units])
         raise

@@ -1,6 +1,6 @@
 """ROOT files through uproot: common branch layouts in, the latentsym layout out.
 
-Layouts (``layout=``; detected from the branch names when only one fits):
+Layouts (``layout=``; detected from the branch names and types when only one fits):
 
 - ``latentsym``: what :func:`write_root` writes (lossless round trip): a TTree with jagged
   ``particle_px, particle_py, particle_pz, particle_E, particle_pid, particle_status``
@@ -8,11 +8,18 @@ Layouts (``layout=``; detected from the branch names when only one fits):
   ``weight_<name>`` branch per named weight (name sanitised to ``[A-Za-z0-9_]``, exact
   names in the run information); numeric event-level fields as ``event_<field>``; the
   :class:`RunInfo` as JSON in the TObjString ``latentsym_run_info``.
-- ``flat``: one branch per particle and component, ``E1, px1, py1, pz1, E2, ...`` (CMS
-  dimuon ntuples). The PDG id comes from ``pid<i>`` or ``pdgId<i>`` when present, else
-  from the charge ``Q<i>`` and ``flavour`` (default ``"mu"``: Q = -1 -> 13 (mu-),
-  Q = +1 -> -13 (mu+); ``"e"``, ``"tau"`` alike), else 0. The charges are kept as
-  ``particles.charge``. Status 1.
+- ``flat``: one scalar branch per object and component, in any case and with ``_``, ``.``
+  or nothing between prefix, index and component: ``E1, px1, py1, pz1, E2, ...`` (CMS
+  dimuon ntuples), ``lep0_PX, lep0_PY, lep0_PZ, lep0_E, lep0_PID, lep1_...``, ``mu1_px``,
+  ``Px_1`` (component aliases in :mod:`latentsym.io._root_names`: ``E``/``energy``,
+  ``px``/``p_x``, ``M``/``mass`` (E computed from it when there is no E), ``pid``/``pdgId``/
+  ``id``, ``Q``/``charge``, ``status``). Objects in index order. The PDG id comes from the
+  ``pid`` branch when present, else from the charge and ``flavour`` (default ``"mu"``:
+  Q = -1 -> 13 (mu-), Q = +1 -> -13 (mu+); ``"e"``, ``"tau"`` alike), else 0. The charges
+  are kept as ``particles.charge``. Status from the ``status`` branch, else 1. Several
+  kinds of objects (``lep0_*`` and ``jet0_*``) are refused unless ``collections=`` names
+  their prefixes (``["lep", "jet"]``, read in that order); two branches for one component
+  (``lep0_E`` and ``lep0_energy``) or an object with some components only are refused too.
 - ``jagged``: collections ``<C>_Px, <C>_Py, <C>_Pz, <C>_E`` (+ ``<C>_Charge``), e.g.
   ``Muon``, ``Electron``, ``Photon``, ``Jet``; ``collections=`` picks them, in that order
   (default: all found). PDG ids: Muon ∓13, Electron ∓11, Tau ∓15 by the sign of the charge
@@ -36,8 +43,17 @@ Layouts (``layout=``; detected from the branch names when only one fits):
 - ``mapping``: ``branches={"px": ..., "py": ..., "pz": ..., "E": ..., "pid": ...,
   "status": ..., "weight": ...}`` names the branches of any other layout: each a jagged
   branch name, or a list of scalar branches (one per particle, e.g.
-  ``{"px": ["px1", "px2"], ...}``). ``pid`` (default 0), ``status`` (default 1) and
-  ``weight`` (default 1.0) are optional.
+  ``{"px": ["px1", "px2"], ...}``; a single scalar branch is one particle). ``pid``
+  (default 0), ``status`` (default 1) and ``weight`` (default 1.0) are optional.
+  ``branches`` may also be the text of ``--branches`` (``"px=px1,px2,py=py1,py2,..."``) or
+  the path of a JSON file holding the mapping (see
+  :func:`latentsym.io._root_names.parse_branches`).
+
+A damaged file raises :class:`~latentsym.errors.EventFileError` naming the place (key,
+tree, branch, basket and entries), never uproot's own exceptions; momenta and weights must
+be finite and within the float32 range (|x| <= 3.4e38, what the features are stored in),
+PDG ids, statuses and charges whole numbers, or :class:`~latentsym.errors.SchemaError`
+names the branch and entry.
 
 TTrees and RNTuples are read alike. ROOT files rarely carry run information: give
 ``sqrt_s`` (GeV) and ``beams`` to record it in the :class:`RunInfo`.
@@ -72,18 +88,30 @@ import uproot
 
 from latentsym._atomic import atomic_output
 from latentsym._frozen import Replaceable
-from latentsym.errors import ConfigError, EventFileError, OutputError, SchemaError
+from latentsym.errors import ConfigError, EventFileError, LatentsymError, OutputError, SchemaError
+from latentsym.io._root_guard import (
+    check_entries,
+    check_keys,
+    describe_error,
+    guard,
+    iterate_arrays,
+    read_arrays,
+)
 from latentsym.io._root_layouts import LAYOUTS, Plan, detect_layouts, listing, make_plan
+from latentsym.io._root_names import is_scalar, parse_branches
 from latentsym.io.schema import EventFile, RunInfo
 from latentsym.physics.pdg import pid_of
 
 __all__ = [
+    "FLOAT32_MAX",
     "LAYOUTS",
     "RUN_INFO_KEY",
     "ReadOptions",
+    "build_events",
     "check_branches",
     "check_options",
     "iterate_root",
+    "parse_branches",
     "prepare",
     "read_root",
     "run_info",
@@ -93,6 +121,8 @@ __all__ = [
 #: the TObjString holding the run information as JSON in files written by write_root
 RUN_INFO_KEY = "latentsym_run_info"
 _RUN_INFO_FIELDS = {f.name for f in fields(RunInfo)}
+#: the largest momentum or weight accepted: the features are float32 (larger is inf there)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
@@ -100,18 +130,27 @@ def _open(path: str | os.PathLike[str]) -> Any:
         return uproot.open(path)
     except Exception as exc:
         raise EventFileError(
-            f"{path}: cannot be opened as a ROOT file ({type(exc).__name__}: {exc}). "
+            f"{path}: cannot be opened as a ROOT file ({describe_error(exc)}). "
             "Check the path and that the file is complete (not truncated)."
         ) from exc
 
 
-def _names(f: Any) -> dict[str, str]:
+def _names(path: Any, f: Any) -> dict[str, str]:
     """Key path (no cycle, folders included as dir/name) -> class name."""
-    return {k.split(";")[0]: c for k, c in f.classnames().items()}
+    with guard(str(path), "the list of keys (the file's directory)"):
+        return {k.split(";")[0]: c for k, c in f.classnames().items()}
+
+
+def _seek(f: Any, key: str) -> str:
+    """`` (TKey at byte N)`` of a key, for messages (empty when unknown)."""
+    try:
+        return f" (TKey at byte {int(f.key(key).fSeekKey)})"
+    except Exception:
+        return ""
 
 
 def _select_tree(path: Any, f: Any, tree: str | None) -> tuple[str, Any]:
-    names = _names(f)
+    names = _names(path, f)
     trees = sorted(k for k, c in names.items() if c == "TTree" or c.endswith("RNTuple"))
     keys = ", ".join(f"{k} ({c})" for k, c in names.items()) or "none"
     if tree is None:
@@ -130,24 +169,35 @@ def _select_tree(path: Any, f: Any, tree: str | None) -> tuple[str, Any]:
             f"{path}: no tree or RNTuple {tree!r}; keys in the file: {keys}. "
             f"Choose one of the trees ({', '.join(trees) or 'none'}) with tree=..."
         )
-    obj = f[tree]
-    if obj.num_entries == 0:
+    with guard(str(path), f"tree {tree!r}{_seek(f, tree)}"):
+        obj = f[tree]
+        n = obj.num_entries
+    if n == 0:
         raise EventFileError(
-            f"{path}: tree {tree!r} has no entries (branches: {listing(_keys(obj))}). "
+            f"{path}: tree {tree!r} has no entries (branches: {listing(_keys(path, tree, obj))}). "
             "Give a file with events."
         )
     return tree, obj
 
 
-def _keys(obj: Any) -> list[str]:
-    return [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
+def _keys(path: Any, name: str, obj: Any) -> list[str]:
+    with guard(f"{path}: tree {name!r}", "the list of branches"):
+        return [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
+
+
+def _scalars(path: Any, name: str, obj: Any) -> set[str]:
+    """The branches of ``obj`` that hold one number per entry."""
+    with guard(f"{path}: tree {name!r}", "the branch types"):
+        return {str(k) for k, t in obj.typenames().items() if is_scalar(str(t))}
 
 
 def _stored_info(path: Any, f: Any) -> dict[str, Any]:
-    if RUN_INFO_KEY not in _names(f):
+    if RUN_INFO_KEY not in _names(path, f):
         return {}
+    with guard(str(path), f"key {RUN_INFO_KEY!r} (the run information){_seek(f, RUN_INFO_KEY)}"):
+        text = str(f[RUN_INFO_KEY])
     try:
-        stored = json.loads(str(f[RUN_INFO_KEY]))
+        stored = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EventFileError(
             f"{path}: key {RUN_INFO_KEY!r} is not valid JSON ({exc}). Re-write the file "
@@ -183,14 +233,16 @@ def prepare(path: Any, tree: str | None, layout: str | None, options: dict[str, 
         EventFileError, ConfigError, SchemaError: as :func:`read_root`.
     """
     f = _open(path)
+    check_keys(f, str(path))
     name, obj = _select_tree(path, f, tree)
-    keys = _keys(obj)
+    keys = _keys(path, name, obj)
+    scalars = _scalars(path, name, obj)
     where = f"{path}: tree {name!r}"
     if layout is None:
         if options.get("branches"):
             layout = "mapping"
         else:
-            found = detect_layouts(keys)
+            found = detect_layouts(keys, scalars)
             if not found:
                 raise EventFileError(
                     f"{where}: no known branch layout among its branches ({listing(keys)}). "
@@ -206,32 +258,92 @@ def prepare(path: Any, tree: str | None, layout: str | None, options: dict[str, 
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown layout {layout!r}; allowed: {', '.join(LAYOUTS)}")
     stored = _stored_info(path, f) if layout == "latentsym" else {}
-    plan = make_plan(where, keys, layout, stored=stored, **options)
+    plan = make_plan(where, keys, layout, stored=stored, scalars=scalars, **options)
+    check_entries(obj, plan.branches, where)
     return name, obj, layout, plan, stored
 
 
+def _first_bad(values: ak.Array, bad_of: Any) -> tuple[int, str, Any, int] | None:
+    """``(event, ", particle k" or "", value, count)`` of the first value where ``bad_of``
+    is true, or None."""
+    nested = values.ndim > 1
+    flat = ak.to_numpy(ak.flatten(values) if nested else values)
+    bad = bad_of(flat)
+    if not bad.any():
+        return None
+    if not nested:
+        ev = int(np.flatnonzero(bad)[0])
+        return ev, "", flat[ev], int(bad.sum())
+    i = int(np.flatnonzero(bad)[0])
+    counts = ak.to_numpy(ak.num(values, axis=1))
+    ev = int(np.searchsorted(np.cumsum(counts), i, side="right"))
+    k = i - int(counts[:ev].sum())
+    return ev, f", particle {k}", flat[i], int(bad.sum())
+
+
+def _not_finite32(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind not in "fc":
+        return np.abs(x.astype(np.float64)) > FLOAT32_MAX
+    return ~np.isfinite(x) | (np.abs(x) > FLOAT32_MAX)
+
+
+def _not_whole(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind != "f":
+        return np.zeros(x.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(x) | (np.abs(x - np.rint(x)) > 1e-6 * np.maximum(1, np.abs(x)))
+
+
 def check_branches(a: ak.Array, plan: Plan, where: str, first_event: int) -> None:
-    """Name the branch, entry and position of the first NaN or infinite value read."""
+    """Name the branch, entry and position of the first value that cannot be used: a NaN,
+    infinite or beyond-float32 momentum or weight, or a PDG id, status or charge that is
+    not a whole number (it would become a silent integer)."""
     for b in plan.finite:
-        values = a[b]
-        nested = values.ndim > 1
-        bad = ~np.isfinite(ak.flatten(values) if nested else values)
-        if not ak.any(bad):
-            continue
-        per_event = ak.any(~np.isfinite(values), axis=1) if nested else ~np.isfinite(values)
-        ev = int(np.flatnonzero(ak.to_numpy(per_event))[0])
-        at = ""
-        if nested:
-            row = ak.to_numpy(values[ev])
-            k = int(np.flatnonzero(~np.isfinite(row))[0])
-            at, value = f", particle {k}", row[k]
-        else:
-            value = ak.to_numpy(values)[ev]
+        found = _first_bad(a[b], _not_finite32)
+        if found is not None:
+            ev, at, value, n = found
+            why = "beyond the float32 range (|x| <= 3.4e38)" if np.isfinite(value) else "not finite"
+            raise SchemaError(
+                f"{where}, branch {b!r}: event {first_event + ev}{at} is {value} ({why}; "
+                f"{n} such values in this branch). Momenta and weights must be finite and "
+                "within the float32 range of the features: fix or remove these events when "
+                "writing the file."
+            )
+    for b in plan.integral:
+        found = _first_bad(a[b], _not_whole)
+        if found is not None:
+            ev, at, value, n = found
+            raise SchemaError(
+                f"{where}, branch {b!r}: event {first_event + ev}{at} is {value}, not a whole "
+                f"number ({n} such values in this branch). PDG ids, statuses and charges must "
+                "be whole numbers: fix or remove these events when writing the file."
+            )
+
+
+def build_events(plan: Plan, a: ak.Array, source: str, first_event: int) -> Any:
+    """``plan.build`` on arrays read from ``source`` (entries from ``first_event``): the
+    events and the layout's info extra; any failure there is a :class:`SchemaError`, and
+    derived momenta (from pt/eta or a mass) are held to the float32 range."""
+    try:
+        events, extra = plan.build(a, source)
+    except LatentsymError:
+        raise
+    except Exception as exc:
         raise SchemaError(
-            f"{where}, branch {b!r}: event {first_event + ev}{at} is {value} "
-            f"({int(ak.sum(bad))} non-finite values in this branch). Momenta and weights "
-            "must be finite: fix or remove these events when writing the file."
-        )
+            f"{source}: the branches read do not fit the layout ({describe_error(exc)}). "
+            "Choose the layout with layout=... (--layout), or name the branches with "
+            "branches=... (--branches)."
+        ) from exc
+    p4 = events.particles.p4
+    for c in ("px", "py", "pz", "E"):
+        found = _first_bad(getattr(p4, c), _not_finite32)
+        if found is not None:
+            ev, at, value, _ = found
+            raise SchemaError(
+                f"{source}: event {first_event + ev}{at}: {c} is {value}, beyond the float32 "
+                "range (|x| <= 3.4e38) of the features. Fix or remove these events."
+            )
+    return events, extra
 
 
 def run_info(
@@ -281,7 +393,9 @@ class ReadOptions(Replaceable):
             module documentation for each layout's conventions).
         collections: ``jagged``: the collections to read, in order (default all);
             ``edm4hep``: ``["MC"]`` (truth, default) or ``["RP"]`` (reconstructed).
-        branches: ``mapping`` layout: schema field -> branch name (or list of names).
+        branches: ``mapping`` layout: schema field -> branch name (or list of names); or
+            the text of ``--branches`` (``"px=px1,px2,py=..."``) or a JSON file's path,
+            parsed here (:func:`parse_branches`).
         flavour: ``flat`` layout: lepton flavour of PDG ids from charges (mu, e, tau).
         sqrt_s: centre-of-mass energy in GeV, recorded in the run information.
         beams: the beam particles, e.g. ``("e+", "e-")`` or ``(2212, 2212)``.
@@ -289,12 +403,14 @@ class ReadOptions(Replaceable):
     Example:
         >>> ReadOptions(collections=["Muon"]).kwargs()
         {'collections': ['Muon']}
+        >>> ReadOptions(branches="px=a1,a2,py=b1,b2,pz=c1,c2,E=d1,d2").branches["pz"]
+        ['c1', 'c2']
     """
 
     tree: str | None = None
     layout: str | None = None
     collections: tuple[str, ...] | None = None
-    branches: Mapping[str, Any] | None = None
+    branches: Mapping[str, Any] | str | os.PathLike[str] | None = None
     flavour: str = "mu"
     sqrt_s: float | None = None
     beams: tuple[int | str, int | str] | None = None
@@ -306,6 +422,8 @@ class ReadOptions(Replaceable):
             )
         if self.collections is not None:
             object.__setattr__(self, "collections", tuple(self.collections))
+        if isinstance(self.branches, str | os.PathLike):
+            object.__setattr__(self, "branches", parse_branches(self.branches))
         check_options(self.sqrt_s, self.beams)
         if self.beams is not None:
             object.__setattr__(self, "beams", tuple(self.beams))
@@ -395,9 +513,12 @@ def read_root(
     """
     opts = _options(path, options, keywords)
     name, obj, layout_, plan, stored = prepare(path, opts.tree, opts.layout, opts.plan_options())
-    a = obj.arrays(plan.branches, entry_stop=max_events)
-    check_branches(a, plan, f"{path}: tree {name!r}", 0)
-    events, extra = plan.build(a, str(path))
+    where = f"{path}: tree {name!r}"
+    n = int(obj.num_entries)
+    stop = n if max_events is None else min(n, int(max_events))
+    a = read_arrays(obj, plan.branches, where, stop)
+    check_branches(a, plan, where, 0)
+    events, extra = build_events(plan, a, str(path), 0)
     info = run_info(path, name, layout_, len(events), stored, extra, opts.sqrt_s, opts.beams)
     return EventFile(events, info)
 
@@ -427,13 +548,12 @@ def iterate_root(
     opts = _options(path, options, keywords)
     check_options(opts.sqrt_s, opts.beams, step_size)
     name, obj, layout_, plan, stored = prepare(path, opts.tree, opts.layout, opts.plan_options())
-    stop = obj.num_entries if max_events is None else min(obj.num_entries, int(max_events))
-    for a, report in obj.iterate(
-        plan.branches, step_size=int(step_size), entry_stop=stop, report=True
-    ):
-        start = int(report.tree_entry_start)
-        check_branches(a, plan, f"{path}: tree {name!r}", start)
-        events, extra = plan.build(a, f"{path} (entries from {start})")
+    where = f"{path}: tree {name!r}"
+    n = int(obj.num_entries)
+    stop = n if max_events is None else min(n, int(max_events))
+    for start, a in iterate_arrays(obj, plan.branches, where, int(step_size), stop):
+        check_branches(a, plan, where, start)
+        events, extra = build_events(plan, a, f"{path} (entries from {start})", start)
         info = run_info(path, name, layout_, len(events), stored, extra, opts.sqrt_s, opts.beams)
         info.extra["first_event"] = start
         yield EventFile(events, info)
