@@ -123,6 +123,7 @@ def test_run_writes_everything_and_refuses_to_clobber(toy_lhe, tmp_path, capsys)
         "training.png",
         "latent_pairs.png",
         "correlations.png",
+        "dimension_scale.png",
     ):
         assert (out / name).stat().st_size > 0
     tree = uproot.open(out / "latents.root")["latents"]

@@ -282,8 +282,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         ),
     )
-    for beta, ks in zip(result.betas, result.k_table.tolist(), strict=True):
-        print(f"beta {beta:<8g} relevant count per seed: {ks}")
+    ids, predicted_ids = result.latent_id_mean, result.predicted_mean
+    rows = zip(result.betas, result.k_table.tolist(), ids, predicted_ids, strict=True)
+    for beta, ks, latent_id, predicted in rows:
+        line = f"beta {beta:<8g} relevant count per seed: {ks}; latent dimension {latent_id:.2f}"
+        print(line + (f" (predicted {predicted:.2f})" if predicted == predicted else ""))
+    note = result.resolution_note()
+    if note:
+        print(note)
     p = result.plateau
     if p:
         print(f"stable: k = {p.k} for beta in [{p.beta_min:g}, {p.beta_max:g}]")

@@ -53,7 +53,7 @@ def test_row_to_dict_and_table(rows) -> None:
     assert d["pca"] == 2
     table = format_table(list(rows.values())).splitlines()
     assert table[0] == (
-        "| data set | d | r | VAE k | latent ID (NN) | PCA | TwoNN | MLE | verdict |"
+        "| data set | d | r | VAE k | latent ID (NN) | predicted | PCA | TwoNN | MLE | verdict |"
     )
     assert table[2].startswith("| circle | 1 | 2 | ")
     assert table[2].endswith(
@@ -83,7 +83,7 @@ def test_table_marks_approximate_dimension_and_missing_values() -> None:
         1.0,
     )
     assert format_table([row]).splitlines()[-1] == (
-        "| pp_mumu | 4 (3) | 6 | 0 | - (-) | 6 | 3.30 | 3.20 | inconsistent |"
+        "| pp_mumu | 4 (3) | 6 | 0 | - (-) | - | 6 | 3.30 | 3.20 | inconsistent |"
     )
     assert row.to_dict()["latent_id"] is None
 
@@ -118,7 +118,9 @@ def test_known_answer_takes_given_momenta() -> None:
 
 
 _KNOWN_DISCREPANCIES = {
-    "pp_mumu": "narrow Z peak: the latent ID comes out near d_approx = 3, not d = 4",
+    "ee_ww": "six latents cannot embed the three 2-spheres of W+W- decays without folding "
+    "them (k = 6 = every latent; latent ID 5.0-5.6 against 6.1-6.2 predicted); with 12 "
+    "latents it reads 6.31 against 6.31 (benchmarks/RESULTS.md)",
 }
 # pp with noise passes for a reason that is not the physics: the noise (3 % of each
 # feature's spread, 13 GeV on the muon energies) raises every dimension estimate of the
@@ -137,10 +139,27 @@ _NOT_A_VERDICT = {"pp_mumu_noise"}
     ],
 )
 def test_quick_verdict(rows, name: str) -> None:
+    """Against d, or where approximate constraints lower it, against the dimension
+    predicted at the read scale (from their thickness, not from the latents)."""
     row = rows[name]
-    assert row.d <= row.k <= row.r, row.verdict_text
-    assert abs(row.latent_id - row.d) <= 0.5, row.verdict_text
+    target = row.predicted if math.isfinite(row.predicted) else row.d
+    assert math.floor(target) <= row.k <= row.r, row.verdict_text
+    assert abs(row.latent_id - target) <= 0.5, row.verdict_text
     assert row.consistent, row.verdict_text
+
+
+def test_narrow_resonances_are_named_unresolved(rows) -> None:
+    for name in ("pp_mumu", "bw_0.1pct", "bw_1pct", "bw_3pct"):
+        row = rows[name]
+        assert row.d_approx == row.d - 1, name
+        assert row.resolution is not None, name
+        (c,) = row.resolution["constraints"]
+        assert not c["resolved"], name
+        assert c["thickness_latent"] < row.resolution["read_scale"], name
+        assert "unresolved" in row.verdict_text
+    # the ledger calls a Breit-Wigner of 10 % or more broken: no prediction, d is the target
+    assert rows["bw_30pct"].d_approx == rows["bw_30pct"].d == 4
+    assert math.isnan(rows["bw_30pct"].predicted)
 
 
 def test_pca_overestimates_curved_manifolds(rows) -> None:

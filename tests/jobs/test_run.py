@@ -18,7 +18,8 @@ KEYS = {
     "": {
         "input", "features", "model", "relevance", "n_relevant", "threshold", "gap", "weak",
         "relevant_dims", "expected", "latent_manifold_dim", "latent_dimension",
-        "latent_names", "naming", "verdict", "checks", "timing", "outputs",
+        "latent_names", "naming", "verdict", "checks", "timing", "outputs", "resolution",
+        "baselines", "dimension_scale",
     },
     "input": {"paths", "n_events_read", "n_events_used", "topology", "pids", "dropped", "sqrt_s"},
     "features": {"representation", "names", "units", "constant"},
@@ -58,6 +59,22 @@ def test_summary_object_json_and_report_agree(run) -> None:
     assert d["input"]["n_events_read"] == 1500
     assert d["checks"]["transformations"][0]["transform"] == "rotate_z(1.0)"
     assert d["outputs"]["figures"] == list(FIGURES.values())
+
+
+def test_every_run_has_baselines_and_a_dimension_scale(run) -> None:
+    summary, out = run
+    d = summary.to_dict()
+    assert (out / "dimension_scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(d["baselines"]) == {"pca", "twonn", "mle", "n_points"}
+    assert d["baselines"]["pca"] == 3  # e+e- -> mu+ mu-: a 2-sphere in its 3 linear dims
+    curves = d["dimension_scale"]
+    assert curves["d"] == curves["d_approx"] == 2
+    assert curves["names"] == []
+    assert len(curves["data"]) == len(curves["data_predicted"]) > 0
+    assert d["resolution"] is None  # no approximate constraint: the verdict reads against d
+    report = (out / "report.md").read_text()
+    assert "baselines on the same standardised features: PCA (99 %) 3" in report
+    assert "![Dimension against scale](dimension_scale.png)" in report
 
 
 def test_summary_keeps_its_keys(run) -> None:

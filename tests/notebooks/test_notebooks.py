@@ -14,7 +14,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 # What each notebook must print: the labels of its key numbers (the numbers themselves
 # depend on the number of epochs, which the test keeps small).
 EXPECTED = {
-    "01_ee_mumu.ipynb": ("mu+ mu-: kept", "k = "),
+    "01_ee_mumu.ipynb": ("mu+ mu-: kept", "k = ", "('m2(mu+,mu-)',) thickness"),
     "02_symmetry_models.ipynb": (
         # the invariant/equivariant VAE on the three Z-pole samples
         "100% of labels",

@@ -16,7 +16,16 @@ an independent route:
 
 Every data set also comes with noise (``<name>_noise``): Gaussian noise of
 ``NOISE_LEVEL`` (3 %) of each feature's standard deviation is added to every feature, and
-d and r are those of the noise-free data.
+d and r are those of the noise-free data (noise is not the thickness of a constraint, so
+these sets are read against d, without a prediction).
+
+Resonance sets (no noise twin): two-body decays of a Breit-Wigner resonance in pp-like
+kinematics at Gamma / M = 0.1 %, 1 %, 3 %, 10 % and 30 %
+(:func:`latentsym.toys.resonance_decay`, :data:`RESONANCE_WIDTHS`) and e+e- -> W+W- ->
+four massless bodies at 200 GeV with Breit-Wigner W masses (:func:`latentsym.toys.ee_to_ww`).
+For every collider set the verdict compares the latent dimension with the dimension
+predicted at its read scale from the approximate constraints' thickness
+(:mod:`latentsym.analysis.resolution`), which is d where every constraint is exact.
 
 Per data set: the VAE's relevant count k and the intrinsic dimension of its encoded means
 along the relevant directions, read at the model's resolution (the posterior width,
@@ -38,7 +47,8 @@ from typing import Any
 import numpy as np
 
 from latentsym import toys
-from latentsym.analysis.intrinsic import mle_levina_bickel, pca_dim, twonn
+from latentsym._json import json_safe
+from latentsym.analysis.intrinsic import baselines
 from latentsym.analysis.scan import read_latents
 from latentsym.analysis.verdict import verdict
 from latentsym.errors import ConfigError
@@ -46,10 +56,12 @@ from latentsym.features.build import FeatureMatrix, build
 from latentsym.features.scaler import constant_mask
 from latentsym.models import Architecture, TrainConfig
 from latentsym.physics.constraints import dimension_ledger
+from latentsym.physics.thickness import ConstraintGeometry, constraint_geometry
 
 __all__ = [
     "DATASETS",
     "NOISE_LEVEL",
+    "RESONANCE_WIDTHS",
     "SAMPLE_FILES",
     "BenchmarkRow",
     "KnownAnswer",
@@ -87,6 +99,8 @@ class KnownAnswer:
         d, d_approx: expected manifold dimension (with approximate constraints).
         r: linear rank.
         source: where d and r come from and which events were used.
+        geometry: the approximate constraints event by event (collider sets; None for
+            the geometric toys), for the dimension predicted at the read scale.
     """
 
     features: FeatureMatrix | np.ndarray
@@ -94,6 +108,7 @@ class KnownAnswer:
     d_approx: int
     r: int
     source: str
+    geometry: ConstraintGeometry | None = None
 
 
 _Prepare = Callable[[int, int, MomentumSample | None], KnownAnswer]
@@ -121,6 +136,9 @@ class BenchmarkRow:
         train_s: training time in seconds.
         latent_id_nearest: TwoNN of the encoded means at the nearest-neighbour scale.
         latent_id_scale: the resolution (median posterior width) latent_id was read at.
+        predicted: the dimension predicted at the read scale from the approximate
+            constraints' thickness (NaN when no constraint is approximate or k = 0).
+        resolution: its details (thickness, resolved or not) as a dictionary, or None.
     """
 
     dataset: str
@@ -143,15 +161,14 @@ class BenchmarkRow:
     train_s: float
     latent_id_nearest: float = math.nan
     latent_id_scale: float = math.nan
+    predicted: float = math.nan
+    resolution: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN as None)."""
         out = asdict(self)
         out["relevance"] = list(self.relevance)
-        for key in ("latent_id", "twonn", "mle", "latent_id_nearest", "latent_id_scale"):
-            if not math.isfinite(out[key]):
-                out[key] = None
-        return out
+        return json_safe(out)
 
 
 def _annulus(n: int, seed: int) -> np.ndarray:
@@ -175,8 +192,9 @@ def _collider(make: Callable[[int, int], np.ndarray], names: Sequence[str]) -> _
             momenta, labels, source = make(n, seed), list(names), "ledger, toy"
         feats = build(np.asarray(momenta, dtype=np.float64), particle_names=labels)
         led = dimension_ledger(momenta, labels)
+        geometry = constraint_geometry(momenta, labels, led, seed=seed)
         return KnownAnswer(
-            feats, led.manifold_dim, led.manifold_dim_approx, led.linear_rank, source
+            feats, led.manifold_dim, led.manifold_dim_approx, led.linear_rank, source, geometry
         )
 
     return prepare
@@ -198,12 +216,27 @@ def _noisy(prepare: _Prepare) -> _Prepare:
             )
         else:
             feats = x
-        return replace(prep, features=feats, source=f"{prep.source}, noise {NOISE_LEVEL:g} std")
+        # noise is not a constraint's thickness: the noisy sets are read against d
+        return replace(
+            prep, features=feats, source=f"{prep.source}, noise {NOISE_LEVEL:g} std", geometry=None
+        )
 
     return noisy
 
 
 _PARTICLES = {"ee_mumu": toys.MUON_PAIR, "pp_mumu": toys.MUON_PAIR, "flat3": ("g", "g", "g")}
+RESONANCE_WIDTHS = {
+    "bw_0.1pct": 0.001,
+    "bw_1pct": 0.01,
+    "bw_3pct": 0.03,
+    "bw_10pct": 0.1,
+    "bw_30pct": 0.3,
+}
+"""Data sets of :func:`latentsym.toys.resonance_decay` and their Gamma / M."""
+
+
+def _resonance(width_ratio: float) -> _Prepare:
+    return _collider(lambda n, s: toys.resonance_decay(n, width_ratio, seed=s), toys.LEPTON_PAIR)
 
 
 def _registry() -> dict[str, tuple[str, bool, _Prepare]]:
@@ -249,12 +282,28 @@ def _registry() -> dict[str, tuple[str, bool, _Prepare]]:
             curved,
             _noisy(prepare),
         )
+    for name, ratio in RESONANCE_WIDTHS.items():
+        out[name] = (
+            f"pp-like X -> l+l-, Breit-Wigner Gamma/M = {100 * ratio:g}%",
+            True,
+            _resonance(ratio),
+        )
+    out["ee_ww"] = (
+        "e+e- -> W+W- -> 4 massless bodies at 200 GeV",
+        True,
+        _collider(lambda n, s: toys.ee_to_ww(n, seed=s), toys.WW_FINAL_STATE),
+    )
     return out
 
 
 _CLEAN = ("circle", "annulus", "sphere", "torus", "oscillators", "ee_mumu", "pp_mumu", "flat3")
-DATASETS: tuple[str, ...] = tuple(name for clean in _CLEAN for name in (clean, f"{clean}_noise"))
-"""Names accepted by :func:`latentsym.jobs.benchmark.run_benchmark`, in table order."""
+DATASETS: tuple[str, ...] = (
+    *(name for clean in _CLEAN for name in (clean, f"{clean}_noise")),
+    *RESONANCE_WIDTHS,
+    "ee_ww",
+)
+"""Names accepted by :func:`latentsym.jobs.benchmark.run_benchmark`, in table order: every
+clean set with its noisy twin, then the resonance sets (no noise)."""
 
 
 def _n_features(features: FeatureMatrix | np.ndarray) -> int:
@@ -345,16 +394,19 @@ def benchmark_row(
     description, curved, _ = _registry()[checked]
     cfg = train if train is not None else TrainConfig()
     t0 = time.perf_counter()
-    reading = read_latents(data.features, arch=arch, train=cfg, id_points=baseline_points)
+    reading = read_latents(
+        data.features, arch=arch, train=cfg, id_points=baseline_points, geometry=data.geometry
+    )
     train_s = time.perf_counter() - t0
     x = _standardised(data.features)
-    sub = x[np.random.default_rng(cfg.seed).permutation(len(x))[:baseline_points]]
+    base = baselines(x, max_points=baseline_points, seed=cfg.seed)
     v = verdict(
         reading.k,
         data.d,
         data.r,
         reading.latent_id if math.isfinite(reading.latent_id) else None,
         data.d_approx,
+        resolution=reading.resolution,
     )
     return BenchmarkRow(
         dataset=checked,
@@ -369,14 +421,16 @@ def benchmark_row(
         k=reading.k,
         relevance=reading.relevance,
         latent_id=reading.latent_id,
-        pca=int(pca_dim(x)),
-        twonn=float(twonn(sub)),
-        mle=float(mle_levina_bickel(sub)),
+        pca=base.pca,
+        twonn=base.twonn,
+        mle=base.mle,
         consistent=v.consistent,
         verdict_text=v.text,
         train_s=train_s,
         latent_id_nearest=reading.latent_id_nearest,
         latent_id_scale=reading.latent_id_scale,
+        predicted=reading.predicted,
+        resolution=reading.resolution.to_dict() if reading.resolution else None,
     )
 
 
@@ -386,24 +440,26 @@ def _num(value: float) -> str:
 
 def format_table(rows: Sequence[BenchmarkRow]) -> str:
     """Markdown table: data set, d, r, VAE k, latent ID (at the model's resolution and, in
-    brackets, at the nearest neighbours), PCA, TwoNN, MLE, verdict.
+    brackets, at the nearest neighbours), the dimension predicted at the read scale, PCA,
+    TwoNN, MLE, verdict.
 
-    ``d`` reads ``4 (3)`` when approximate constraints lower it to ``d_approx = 3``.
+    ``d`` reads ``4 (3)`` when approximate constraints lower it to ``d_approx = 3``; the
+    prediction is ``-`` where no constraint is approximate (it is then d).
 
     Example:
         >>> print(format_table([]))
-        | data set | d | r | VAE k | latent ID (NN) | PCA | TwoNN | MLE | verdict |
-        |---|---|---|---|---|---|---|---|---|
+        | data set | d | r | VAE k | latent ID (NN) | predicted | PCA | TwoNN | MLE | verdict |
+        |---|---|---|---|---|---|---|---|---|---|
     """
     lines = [
-        "| data set | d | r | VAE k | latent ID (NN) | PCA | TwoNN | MLE | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data set | d | r | VAE k | latent ID (NN) | predicted | PCA | TwoNN | MLE | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         d = str(row.d) if row.d_approx == row.d else f"{row.d} ({row.d_approx})"
         lines.append(
             f"| {row.dataset} | {d} | {row.r} | {row.k} | {_num(row.latent_id)} "
-            f"({_num(row.latent_id_nearest)}) | {row.pca} "
+            f"({_num(row.latent_id_nearest)}) | {_num(row.predicted)} | {row.pca} "
             f"| {_num(row.twonn)} | {_num(row.mle)} | "
             f"{'consistent' if row.consistent else 'inconsistent'} |"
         )

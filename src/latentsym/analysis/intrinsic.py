@@ -30,10 +30,13 @@ from latentsym._json import json_safe
 from latentsym.errors import ConfigError, SchemaError
 
 __all__ = [
+    "Baselines",
     "DimensionEstimate",
     "LatentDimension",
     "ScalePoint",
+    "baselines",
     "gride",
+    "gride_from_ratios",
     "id_at_scale",
     "id_scale_curve",
     "latent_dimension",
@@ -119,8 +122,15 @@ def twonn(x: np.ndarray, *, discard_fraction: float = 0.1) -> DimensionEstimate:
     return DimensionEstimate(value, "twonn", len(pts), n_dup)
 
 
-def _gride_fit(log_mu: np.ndarray, n1: int, n2: int) -> float:
-    """Maximum-likelihood d for the ratios ``mu = r_n2 / r_n1`` (log_mu > 0)."""
+def gride_from_ratios(log_mu: np.ndarray, n1: int, n2: int) -> float:
+    """Maximum-likelihood d of :func:`gride` for given ratios: ``log_mu = log(r_n2 / r_n1)``
+    per point (all > 0).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> round(float(gride_from_ratios(rng.exponential(1 / 3, 10000), 1, 2)), 1)  # mu^-3
+        3.0
+    """
     n = len(log_mu)
     total = log_mu.sum()
     if n2 - n1 == 1:  # the closed form (n1 = 1, n2 = 2 is TwoNN without censoring)
@@ -169,7 +179,7 @@ def gride(x: np.ndarray, n1: int = 1, n2: int | None = None) -> DimensionEstimat
         raise ConfigError(f"gride: need n1 < n2, got n1={n1}, n2={n2}")
     pts, n_dup = _distinct(x, "gride", n2 + 1)
     dist, _ = cKDTree(pts).query(pts, k=n2 + 1)
-    value = _gride_fit(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
+    value = gride_from_ratios(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
     return DimensionEstimate(value, "gride", len(pts), n_dup)
 
 
@@ -205,7 +215,7 @@ def _scale_points(pts: np.ndarray, limit: int) -> Iterator[ScalePoint]:
         if n2 > queried:
             queried = min(max(2 * n2, 8), limit)
             dist, _ = tree.query(pts, k=queried + 1)
-        dim = _gride_fit(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
+        dim = gride_from_ratios(np.log(dist[:, n2] / dist[:, n1]), n1, n2)
         yield ScalePoint(n1, n2, float(np.median(dist[:, n2])), dim)
         n1 *= 2
 
@@ -271,6 +281,8 @@ class LatentDimension:
             direction.
         n1, n2: the neighbour orders that reached it.
         n_points: encoded events used.
+        read_scale: the scale the dimension was read at: the median distance to the
+            n2-th neighbour at ``(n1, n2)``, the first that reaches ``scale``.
     """
 
     value: float
@@ -279,6 +291,7 @@ class LatentDimension:
     n1: int
     n2: int
     n_points: int
+    read_scale: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN as None)."""
@@ -290,6 +303,7 @@ class LatentDimension:
                 "n1": self.n1,
                 "n2": self.n2,
                 "n_points": self.n_points,
+                "read_scale": self.read_scale,
             }
         )
 
@@ -344,7 +358,9 @@ def latent_dimension(
     pts = mu[take][:, dims]
     scale = float(np.min(np.median(sigma[take][:, dims], axis=0)))
     point = id_at_scale(pts, scale)
-    return LatentDimension(point.dim, float(twonn(pts)), scale, point.n1, point.n2, len(pts))
+    return LatentDimension(
+        point.dim, float(twonn(pts)), scale, point.n1, point.n2, len(pts), point.scale
+    )
 
 
 def mle_levina_bickel(x: np.ndarray, k: int | tuple[int, int] = 20) -> DimensionEstimate:
@@ -395,3 +411,46 @@ def pca_dim(x: np.ndarray, variance: float = 0.99) -> DimensionEstimate:
     frac = np.cumsum(eig) / eig.sum()
     n = int(np.searchsorted(frac, variance * (1 - 1e-12)) + 1)
     return DimensionEstimate(float(n), "pca", len(arr))
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """What a physicist would otherwise use on the same standardised features.
+
+    Attributes:
+        pca: principal components for 99 % of the variance (a linear dimension).
+        twonn: TwoNN at the nearest neighbours.
+        mle: Levina-Bickel maximum likelihood with k = 20.
+        n_points: events of the seeded subsample TwoNN and the MLE used (PCA uses all).
+    """
+
+    pca: int
+    twonn: float
+    mle: float
+    n_points: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (NaN as None)."""
+        return json_safe(
+            {"pca": self.pca, "twonn": self.twonn, "mle": self.mle, "n_points": self.n_points}
+        )
+
+
+def baselines(x: np.ndarray, *, max_points: int = 5000, seed: int = 0) -> Baselines:
+    """PCA (99 %), TwoNN and the MLE (k = 20) of standardised features.
+
+    Args:
+        x: ``[N, F]`` standardised features (constant columns dropped).
+        max_points: TwoNN and the MLE use a seeded subsample of at most this many rows.
+        seed: seed of the subsample.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> plane = rng.normal(size=(2000, 2)) @ rng.normal(size=(2, 4))  # a plane in R^4
+        >>> b = baselines(plane)
+        >>> b.pca, round(b.twonn), round(b.mle), b.n_points
+        (2, 2, 2, 2000)
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    sub = arr[np.random.default_rng(seed).permutation(len(arr))[:max_points]]
+    return Baselines(int(pca_dim(arr)), float(twonn(sub)), float(mle_levina_bickel(sub)), len(sub))

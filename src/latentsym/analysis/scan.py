@@ -21,6 +21,7 @@ Plateau rule (documented convention):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,11 @@ from tqdm import tqdm
 from latentsym._json import json_safe
 from latentsym.analysis.intrinsic import latent_dimension
 from latentsym.analysis.relevance import relevance
+from latentsym.analysis.resolution import Resolution, latent_per_unit, resolution
 from latentsym.errors import ConfigError
 from latentsym.features.build import FeatureMatrix
 from latentsym.models import Architecture, FitOptions, TrainConfig, fit
+from latentsym.physics.thickness import ConstraintGeometry
 
 __all__ = [
     "DEFAULT_BETAS",
@@ -52,6 +55,7 @@ DEFAULT_BETAS = (0.03, 0.1, 0.3, 1.0, 3.0)
 DEFAULT_SEEDS = (0, 1, 2)
 """Training seeds of a scan unless told otherwise."""
 _ID_POINTS = 5000
+_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,14 @@ class LatentReading:
     """TwoNN at the nearest-neighbour scale (NaN when ``k = 0``)."""
     latent_id_scale: float = float("nan")
     """The resolution ``latent_id`` was read at (median posterior width)."""
+    resolution: Resolution | None = None
+    """The dimension predicted at the read scale from the approximate constraints'
+    thickness (when a geometry with approximate constraints was given and ``k > 0``)."""
+
+    @property
+    def predicted(self) -> float:
+        """The predicted dimension at the read scale (NaN without a resolution)."""
+        return self.resolution.predicted if self.resolution is not None else float("nan")
 
 
 def read_latents(
@@ -85,8 +97,9 @@ def read_latents(
     arch: Architecture | None = None,
     train: TrainConfig | None = None,
     options: FitOptions | None = None,
-    threshold: float = 0.5,
+    threshold: float = _THRESHOLD,
     id_points: int = _ID_POINTS,
+    geometry: ConstraintGeometry | None = None,
 ) -> LatentReading:
     """Train one VAE in memory and read its relevant count and latent intrinsic dimension.
 
@@ -99,6 +112,9 @@ def read_latents(
         options: how the fit runs (default: no progress bar, no checkpoint).
         threshold: relevance threshold of a relevant direction.
         id_points: the dimension estimate uses at most this many encoded events.
+        geometry: the approximate constraints of the same events
+            (:func:`latentsym.physics.thickness.constraint_geometry`): the reading then
+            carries the dimension predicted at its read scale.
 
     Returns:
         A :class:`LatentReading`.
@@ -129,6 +145,10 @@ def read_latents(
     nan = float("nan")
     ld = latent_dimension(mu, sigma, dims, max_points=id_points, seed=seed) if dims else None
     spectrum = sorted((float(d.R) for d in rel.directions), reverse=True)
+    res = None
+    if ld is not None and geometry is not None and geometry.n_constraints:
+        latent = latent_per_unit(trained, np.asarray(values), geometry, dims)
+        res = resolution(geometry, ld.n1, ld.n2, ld.read_scale, latent=latent, seed=seed)
     return LatentReading(
         rel.n_relevant,
         tuple(spectrum),
@@ -137,6 +157,7 @@ def read_latents(
         trained.epochs_run,
         ld.nearest if ld else nan,
         ld.scale if ld else nan,
+        res,
     )
 
 
@@ -161,6 +182,8 @@ class ScanPoint:
                 "latent_id": r.latent_id,
                 "latent_id_nearest": r.latent_id_nearest,
                 "latent_id_scale": r.latent_id_scale,
+                "predicted": r.predicted,
+                "resolution": r.resolution.to_dict() if r.resolution else None,
                 "epochs_run": r.epochs_run,
             }
         )
@@ -276,6 +299,48 @@ class ScanResult:
         """``[B]`` standard deviation of the count over seeds (``ddof = 0``)."""
         return self.k_table.std(axis=1)
 
+    def _per_beta(self, values: list[float]) -> np.ndarray:
+        table = np.array(values, dtype=np.float64).reshape(len(self.betas), -1)
+        out = np.full(len(self.betas), np.nan)
+        seen = np.isfinite(table).any(axis=1)
+        out[seen] = np.nanmean(table[seen], axis=1)
+        return out
+
+    @property
+    def latent_id_mean(self) -> np.ndarray:
+        """``[B]`` mean latent intrinsic dimension over seeds (NaN where none was read)."""
+        return self._per_beta([p.reading.latent_id for p in self.points])
+
+    @property
+    def predicted_mean(self) -> np.ndarray:
+        """``[B]`` mean dimension predicted at the read scale (NaN without approximate
+        constraints)."""
+        return self._per_beta([p.reading.predicted for p in self.points])
+
+    def resolution_note(self) -> str | None:
+        """Where the approximate constraints stand over the scan: whether a smaller beta
+        could resolve them, and whether the sample size stops it (None without any)."""
+        res = next((p.reading.resolution for p in self.points if p.reading.resolution), None)
+        if res is None or not res.constraints:
+            return None
+        thinnest = min(res.constraints, key=lambda c: c.thickness)
+        t = thinnest.thickness
+        smallest = min(self.betas)
+        text = (
+            f"{thinnest.name}: feature thickness {t:.2g}; the decoder noise sqrt(beta/2) "
+            f"falls below it for beta < {res.beta_to_resolve:.2g} (the smallest beta here is "
+            f"{smallest:g}, noise {math.sqrt(smallest / 2):.2g})."
+        )
+        if res.nn_distance > t:
+            text += (
+                f" The sample stops it: its nearest-neighbour distance {res.nn_distance:.2g} "
+                f"is above the thickness, so no beta shows the {res.d}th dimension with "
+                f"{res.n_events} events (about {res.events_to_resolve:.2g} would be needed)."
+            )
+        else:
+            text += " The data's nearest neighbours resolve it: a small enough beta can."
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary with the per-beta summary, the plateau and every model."""
         return {
@@ -285,6 +350,9 @@ class ScanResult:
             "threshold": self.threshold,
             "k_mean": [float(v) for v in self.k_mean],
             "k_std": [float(v) for v in self.k_std],
+            "latent_id_mean": json_safe([float(v) for v in self.latent_id_mean]),
+            "predicted_mean": json_safe([float(v) for v in self.predicted_mean]),
+            "resolution_note": self.resolution_note(),
             "k_table": self.k_table.tolist(),
             "plateau": None if self.plateau is None else self.plateau.to_dict(),
             "points": [p.to_dict() for p in self.points],
@@ -298,7 +366,7 @@ def beta_scan(
     seeds: Sequence[int] = DEFAULT_SEEDS,
     arch: Architecture | None = None,
     train: TrainConfig | None = None,
-    threshold: float = 0.5,
+    geometry: ConstraintGeometry | None = None,
     min_length: int = 2,
     progress: bool = False,
 ) -> ScanResult:
@@ -311,7 +379,8 @@ def beta_scan(
         arch: the network of every model (default :class:`~latentsym.models.Architecture`).
         train: the other training settings (epochs, batch size, ...); its beta and seed
             are replaced by each point's.
-        threshold: relevance threshold of a relevant direction.
+        geometry: the approximate constraints of the same events: every point then
+            carries the dimension predicted at its read scale (see :func:`read_latents`).
         min_length: fewest consecutive betas a plateau needs.
         progress: show a tqdm bar over the models.
 
@@ -351,7 +420,7 @@ def beta_scan(
             features,
             arch=network,
             train=base.replace(beta=beta, seed=seed),
-            threshold=threshold,
+            geometry=geometry,
         )
         points.append(ScanPoint(beta, seed, reading))
     table = np.array([p.reading.k for p in points]).reshape(len(b), len(s))
@@ -360,6 +429,6 @@ def beta_scan(
         tuple(s),
         tuple(points),
         network.latent_dim,
-        threshold,
+        _THRESHOLD,
         find_plateau(b, table, min_length=min_length),
     )

@@ -4,6 +4,15 @@ Consistent when ``d <= k <= r`` (k relevant directions, manifold dimension d, li
 r: a Gaussian-prior VAE may need more directions than d to embed a curved manifold, e.g.
 3 for a sphere, but no more than the data's linear rank) and the intrinsic dimension of
 the encoded means along the relevant directions is within ``ID_TOLERANCE`` (0.5) of d.
+
+With approximate constraints (narrow resonances) the dimension the latents can show
+depends on the scale where it is read: ``d`` where the resonances' thickness is resolved,
+``d_approx`` where it is not. Given a :class:`~latentsym.analysis.resolution.Resolution`
+(the dimension predicted at the read scale from the constraints' thickness alone, never
+from the measured latent dimension) the verdict compares with that prediction instead:
+``floor(predicted) <= k <= r`` and the latent dimension within 0.5 of the prediction, and
+it names every approximate constraint as resolved or unresolved. Samples whose
+constraints are all exact have ``predicted = d``: their verdict is unchanged.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from latentsym.analysis.resolution import Resolution
 from latentsym.errors import ConfigError
 
 __all__ = ["ID_TOLERANCE", "Verdict", "verdict"]
@@ -44,7 +54,13 @@ def _check_count(name: str, value: int | None) -> None:
 
 
 def verdict(
-    k: int, d: int, r: int, latent_id: float | None, d_approx: int | None = None
+    k: int,
+    d: int,
+    r: int,
+    latent_id: float | None,
+    d_approx: int | None = None,
+    *,
+    resolution: Resolution | None = None,
 ) -> Verdict:
     """Compare the relevant count and latent intrinsic dimension with the ledger.
 
@@ -55,6 +71,9 @@ def verdict(
         latent_id: intrinsic dimension of the encoded means along the relevant directions
             (None or NaN when it could not be measured, e.g. k = 0).
         d_approx: manifold dimension counting approximate constraints too, if any.
+        resolution: the dimension predicted at the scale where ``latent_id`` was read
+            (:func:`latentsym.analysis.resolution.resolution`); used when ``d_approx``
+            differs from ``d``.
 
     Returns:
         A :class:`Verdict`.
@@ -68,6 +87,8 @@ def verdict(
     for name, value in (("k", k), ("d", d), ("r", r), ("d_approx", d_approx)):
         _check_count(name, value)
     has_approx = d_approx is not None and d_approx != d
+    if resolution is not None and has_approx:
+        return _against_prediction(k, d, r, latent_id, resolution)
     problems: list[str] = []
     if k < d:
         text = (
@@ -107,4 +128,45 @@ def verdict(
         f"Consistent: k = {k} relevant directions lie between d = {d} and r = {r}, and the "
         f"encoded means along them have intrinsic dimension {id_text} (d = {d} +- "
         f"{ID_TOLERANCE}).",
+    )
+
+
+def _against_prediction(
+    k: int, d: int, r: int, latent_id: float | None, res: Resolution
+) -> Verdict:
+    """The verdict against the dimension predicted at the read scale."""
+    expected = res.predicted
+    low = math.floor(expected + 1e-9)
+    where = (
+        f"predicted {expected:.2f} at the read scale {res.read_scale:.2g} "
+        f"(d = {d}, d_approx = {res.d_approx})"
+    )
+    problems: list[str] = []
+    if k < low:
+        problems.append(
+            f"Too few relevant directions: k = {k} < {low}, the floor of the dimension "
+            f"{where}; the model misses degrees of freedom (lower beta, train longer or "
+            "widen the latent space)."
+        )
+    elif k > r:
+        problems.append(
+            f"Too many relevant directions: k = {k} > r = {r}, more than the features' linear "
+            "rank; the extra directions encode noise (raise beta or check the feature "
+            "scaling)."
+        )
+    if latent_id is None or not math.isfinite(latent_id):
+        problems.append("The latent intrinsic dimension could not be measured (k < 1?).")
+    elif abs(latent_id - expected) > ID_TOLERANCE:
+        problems.append(
+            f"Latent intrinsic dimension {latent_id:.2f} is off the dimension {where} by "
+            f"{abs(latent_id - expected):.2f} (> {ID_TOLERANCE})."
+        )
+    notes = " ".join(res.sentences())
+    if problems:
+        return Verdict(False, " ".join(problems) + " " + notes)
+    return Verdict(
+        True,
+        f"Consistent: k = {k} relevant directions lie between {low} and r = {r}, and the "
+        f"encoded means along them have intrinsic dimension {latent_id:.2f}, the dimension "
+        f"{where} +- {ID_TOLERANCE}. " + notes,
     )

@@ -7,6 +7,7 @@ call the same functions.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -17,9 +18,10 @@ import awkward as ak
 import numpy as np
 
 from latentsym.analysis.checks import constraint_residuals, decoder_tangency
-from latentsym.analysis.intrinsic import latent_dimension
+from latentsym.analysis.intrinsic import baselines, latent_dimension
 from latentsym.analysis.mechanism_check import mechanism_check
 from latentsym.analysis.relevance import relevance
+from latentsym.analysis.resolution import dimension_scale, latent_per_unit, resolution
 from latentsym.analysis.symmetry import (
     Transform,
     parse_transform,
@@ -29,6 +31,7 @@ from latentsym.analysis.symmetry import (
 from latentsym.analysis.verdict import verdict
 from latentsym.errors import ConfigError, TopologyError
 from latentsym.features import FeatureMatrix, build
+from latentsym.features.scaler import constant_mask
 from latentsym.io.read import read_events
 from latentsym.io.schema import RunInfo, concatenate_events
 from latentsym.jobs.dask_read import connect, read_select_build
@@ -37,7 +40,8 @@ from latentsym.models import FitOptions, MechanismSpec, TrainedModel, fit, fit_m
 from latentsym.models.distributed import on_main_process, process_group
 from latentsym.physics.constraints import Ledger, dimension_ledger
 from latentsym.physics.selection import FinalState, select_final_state, topology_name
-from latentsym.report.figures import make_figures
+from latentsym.physics.thickness import constraint_geometry
+from latentsym.report.figures import make_figures, save_dimension_scale
 from latentsym.report.markdown import render_report
 from latentsym.report.outputs import (
     atomic_write_json,
@@ -62,6 +66,7 @@ FIGURES = {
     "Training curves": "training.png",
     "Relevant latents coloured by physics observables": "latent_pairs.png",
     "Correlation of the relevant latents with physics observables": "correlations.png",
+    "Dimension against scale": "dimension_scale.png",
 }
 """Caption -> file name of the figures of a run, in the order of ``report.md``."""
 
@@ -233,8 +238,8 @@ def run_analysis(
         >>> with tempfile.TemporaryDirectory() as out:
         ...     s = run_analysis([SAMPLES / "ee_mumu_91GeV.lhe.gz"], out, options)
         ...     print(sorted(os.listdir(out)))
-        ['correlations.png', 'latent_pairs.png', 'latents.root', 'model', 'relevance.png',
-         'report.md', 'summary.json', 'training.png']
+        ['correlations.png', 'dimension_scale.png', 'latent_pairs.png', 'latents.root', 'model',
+         'relevance.png', 'report.md', 'summary.json', 'training.png']
         >>> s.input.topology, s.input.n_events_used, s.model.epochs_run
         ('mu+ mu-', 300, 2)
         >>> s.expected.manifold_dim, s.n_relevant, s.verdict.consistent
@@ -299,17 +304,36 @@ def _analyse(
     rel = relevance(mu, sigma=sigma)
     relevant_dims = rel.relevant_dims
     ld = latent_dimension(mu, sigma, relevant_dims, seed=seed) if relevant_dims else None
+    geometry = constraint_geometry(fs.momenta(), fs.names, ledger, trained.scaler.scale, seed=seed)
+    latent = None
+    if relevant_dims and geometry.n_constraints:
+        latent = latent_per_unit(trained, features, geometry, relevant_dims)
+    res = None
+    if ld is not None and latent is not None:
+        res = resolution(geometry, ld.n1, ld.n2, ld.read_scale, latent=latent, seed=seed)
     v = verdict(
         rel.n_relevant,
         ledger.manifold_dim,
         ledger.linear_rank,
         ld.value if ld else 0.0,
         ledger.manifold_dim_approx,
+        resolution=res,
+    )
+    z = trained.scaler.transform(np.asarray(features.values, dtype=np.float64))
+    z = z[:, ~constant_mask(z)]
+    scale_curves = dimension_scale(
+        geometry,
+        z,
+        latent_points=mu[:, relevant_dims] if relevant_dims else None,
+        latent=latent,
+        read_scale=ld.read_scale if ld else math.nan,
+        seed=seed,
     )
     checks = physics_checks(
         trained, features, ledger, fs, relevant_dims, transforms=opts.transforms, seed=seed
     )
     naming = make_figures(out, fs, mu, relevant_dims, rel, trained.history, FIGURES)
+    save_dimension_scale(out / FIGURES["Dimension against scale"], scale_curves)
     write_latents_root(
         out / "latents.root",
         n_events=inputs.n_read,
@@ -353,6 +377,9 @@ def _analyse(
         timing=_timing(inputs.read_s, trained),
         outputs=OutputsSummary(figures=tuple(FIGURES.values()), latents="latents.root"),
         mechanism=mechanism,
+        resolution=res,
+        baselines=baselines(z, seed=seed),
+        dimension_scale=scale_curves,
     )
 
 

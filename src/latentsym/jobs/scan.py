@@ -11,7 +11,9 @@ from latentsym.analysis.scan import ScanResult, beta_scan
 from latentsym.features import build
 from latentsym.jobs.options import ScanOptions
 from latentsym.jobs.run import read_many
+from latentsym.physics.constraints import dimension_ledger
 from latentsym.physics.selection import select_final_state
+from latentsym.physics.thickness import constraint_geometry
 from latentsym.plotting import plot_scan, save_figure
 from latentsym.report.outputs import atomic_write_json, prepare_output_dir
 
@@ -59,12 +61,15 @@ def run_scan(
     events, *_ = read_many(paths, max_events=opts.max_events, read=opts.read)
     fs = select_final_state(events, opts.topology)
     features = build(fs, opts.representation)
+    momenta = fs.momenta()
+    ledger = dimension_ledger(momenta, fs.names, features.representation)
     result = beta_scan(
         features,
         betas=opts.betas,
         seeds=opts.seeds,
         arch=opts.arch,
         train=opts.train,
+        geometry=constraint_geometry(momenta, fs.names, ledger, seed=opts.train.seed),
         progress=opts.progress,
     )
     atomic_write_json(out / "scan.json", result.to_dict())

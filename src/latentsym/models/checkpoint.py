@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,33 @@ class TrainedModel:
             np.concatenate(mus) if mus else empty,
             np.concatenate(sigmas) if sigmas else empty,
         )
+
+    def encoder_jacobian(
+        self, features: np.ndarray | FeatureMatrix, dims: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """Jacobian of the encoded means with respect to the standardised features.
+
+        Args:
+            features: ``[N, F]`` features in physical units, or a FeatureMatrix.
+            dims: latent directions to keep (default: all L).
+
+        Returns:
+            float64 ``[N, len(dims), F]``: ``d mu_k / d z_f`` with ``z = scaler.transform(x)``
+            the input the encoder sees.
+        """
+        keep = list(range(self.latent_dim)) if dims is None else [int(d) for d in dims]
+        x = self.scaler.transform(np.asarray(self._values(features), dtype=np.float64))
+
+        def mean(xb: torch.Tensor) -> torch.Tensor:
+            return self.model.encode(xb)[0][..., keep]
+
+        out = []
+        self.model.eval()
+        for i in range(0, len(x), _BATCH):
+            xb = torch.as_tensor(x[i : i + _BATCH], dtype=torch.float32, device=self.device)
+            jac = torch.func.vmap(torch.func.jacrev(mean))(xb)
+            out.append(jac.detach().double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(keep), self.config.n_features))
 
     def decode_tensor(self, z: torch.Tensor) -> torch.Tensor:
         """Differentiable decoder in physical units: ``[..., L]`` -> ``[..., F]``.

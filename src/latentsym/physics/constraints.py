@@ -77,6 +77,7 @@ __all__ = [
     "RankSummary",
     "Tolerances",
     "candidate_constraints",
+    "constraint_gradients",
     "dimension_ledger",
 ]
 
@@ -401,10 +402,10 @@ def _constant_features(
     return out
 
 
-def _jacobians(
-    features: torch.Tensor, rep: Representation, constraints: list[Constraint]
+def _chain(
+    features: torch.Tensor, rep: Representation, constraints: Sequence[Constraint]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row-normalised Jacobians ``[P, K, F]`` and a degenerate-row mask ``[P, K]``."""
+    """``d c / d p`` ``[P, K, 4n]`` and ``d p / d f`` ``[P, 4n, F]`` at ``[P, F]`` features."""
 
     def values(p: torch.Tensor) -> torch.Tensor:
         return torch.stack([c.fn(p) for c in constraints])
@@ -413,6 +414,32 @@ def _jacobians(
     n_p, n_f = features.shape
     jp = vmap(jacrev(values))(momenta).reshape(n_p, len(constraints), -1)
     dpdf = vmap(jacrev(rep.to_momenta))(features).reshape(n_p, -1, n_f)
+    return jp, dpdf
+
+
+def constraint_gradients(
+    features: torch.Tensor, representation: str | Representation, constraints: Sequence[Constraint]
+) -> torch.Tensor:
+    """Gradients ``[P, K, F]`` of the constraints with respect to the features (float64
+    autograd through ``representation.to_momenta``), at ``[P, F]`` float64 features.
+
+    Example:
+        >>> from latentsym.toys import ee_to_mumu
+        >>> p = torch.from_numpy(ee_to_mumu(3))
+        >>> f = get_representation("cartesian").from_momenta(p)
+        >>> g = constraint_gradients(f, "cartesian", candidate_constraints(["mu+", "mu-"])[:1])
+        >>> g.shape, g[0, 0].tolist()
+        (torch.Size([3, 1, 8]), [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    """
+    jp, dpdf = _chain(features, get_representation(representation), constraints)
+    return jp @ dpdf
+
+
+def _jacobians(
+    features: torch.Tensor, rep: Representation, constraints: list[Constraint]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row-normalised Jacobians ``[P, K, F]`` and a degenerate-row mask ``[P, K]``."""
+    jp, dpdf = _chain(features, rep, constraints)
     jf = jp @ dpdf
     norm = torch.linalg.vector_norm(jf, dim=-1)
     bound = torch.linalg.vector_norm(jp, dim=-1) * torch.linalg.matrix_norm(dpdf)[:, None]

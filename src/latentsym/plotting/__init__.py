@@ -1,6 +1,7 @@
 """mplhep-styled figures: Axes in (``ax=None``), Axes or Figure out; never ``plt.show()``."""
 
 from latentsym.plotting.compare import plot_all, plot_comparison, plot_naming
+from latentsym.plotting.dimension import plot_dimension_scale
 from latentsym.plotting.latents import plot_class_latents, plot_correlations, plot_latent_pairs
 from latentsym.plotting.relevance import plot_relevance
 from latentsym.plotting.save import FIGURE_FORMATS, save_figure
@@ -16,6 +17,7 @@ __all__ = [
     "plot_class_latents",
     "plot_comparison",
     "plot_correlations",
+    "plot_dimension_scale",
     "plot_latent_pairs",
     "plot_naming",
     "plot_relevance",

@@ -16,6 +16,8 @@ def plot_scan(result: ScanResult, ax: Axes | None = None) -> Axes:
     """Mean relevant count over seeds against beta (log axis), error bars = std over seeds.
 
     Each seed's count is drawn as a faint dot; the plateau (if any) is shaded and labelled.
+    The mean latent intrinsic dimension over seeds is drawn beside the count, and, on a
+    sample with approximate constraints, the dimension predicted at the read scale.
 
     Args:
         result: a :class:`~latentsym.analysis.scan.ScanResult`.
@@ -42,7 +44,7 @@ def plot_scan(result: ScanResult, ax: Axes | None = None) -> Axes:
         ([[2, 2], [2, 2]], 2)
         >>> ax = plot_scan(result)
         >>> ax.get_xscale(), ax.get_legend_handles_labels()[1]
-        ('log', ['plateau: k = 2', 'mean over seeds'])
+        ('log', ['latent dimension', 'plateau: k = 2', 'mean over seeds'])
     """
     if ax is None:
         _, ax = plt.subplots(figsize=scaled_size(6.0, 4.0))
@@ -60,6 +62,17 @@ def plot_scan(result: ScanResult, ax: Axes | None = None) -> Axes:
         capsize=4,
         label="mean over seeds",
     )
+    latent_id, predicted = result.latent_id_mean, result.predicted_mean
+    if np.isfinite(latent_id).any():
+        ax.plot(betas, latent_id, "D--", color="0.3", markersize=4, label="latent dimension")
+    if np.isfinite(predicted).any():
+        ax.plot(
+            betas,
+            predicted,
+            "s:",
+            color=CATEGORY_COLOURS["weak"],
+            label="predicted at the read scale",
+        )
     p = result.plateau
     if p is not None:
         lo, hi = p.beta_min / 1.25, p.beta_max * 1.25
@@ -67,7 +80,7 @@ def plot_scan(result: ScanResult, ax: Axes | None = None) -> Axes:
     ax.set_xscale("log")
     ax.set_xlabel(r"$\beta$")
     ax.set_ylabel("relevant directions $k$")
-    top = max(float(table.max()), 1.0)
+    top = max(float(table.max()), float(np.nanmax(latent_id, initial=0.0)), 1.0)
     ax.set_ylim(-0.3, top + 0.8)
     ax.set_yticks(range(int(top) + 1))
     ax.legend(loc="best")

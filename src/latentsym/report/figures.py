@@ -10,9 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from latentsym.analysis.naming import Naming, latent_correlations
+from latentsym.analysis.resolution import DimensionScale
 from latentsym.physics.observables import observable_labels, observables
 from latentsym.physics.selection import FinalState
 from latentsym.plotting import (
+    plot_dimension_scale,
     plot_latent_pairs,
     plot_naming,
     plot_relevance,
@@ -20,7 +22,7 @@ from latentsym.plotting import (
     save_figure,
 )
 
-__all__ = ["make_figures", "name_latents"]
+__all__ = ["make_figures", "name_latents", "save_dimension_scale"]
 
 #: observables used to colour the pair plots, in this order, when present
 _PAIR_COLOURS = ("cos_theta_star", "phi_star", "y_sys", "m_sys")
@@ -103,3 +105,8 @@ def make_figures(
         overwrite=True,
     )
     return naming
+
+
+def save_dimension_scale(path: Path, curves: DimensionScale) -> None:
+    """Draw :func:`~latentsym.plotting.plot_dimension_scale` and save it at ``path``."""
+    save_figure(plot_dimension_scale(curves), path, overwrite=True)

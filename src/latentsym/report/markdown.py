@@ -135,6 +135,24 @@ def _mechanism_section(m: MechanismCheck | None) -> list[str]:
     return lines
 
 
+def _resolution_section(summary: RunSummary) -> list[str]:
+    res = summary.resolution
+    if res is None:
+        return []
+    lines = [
+        "",
+        "## Resolution of the approximate constraints",
+        "",
+        f"The latent dimension is read at the scale {_fmt(res.read_scale)} (GRIDE n1 = "
+        f"{res.n1}, n2 = {res.n2}); from the constraints' thickness alone the dimension "
+        f"predicted there is **{_fmt(res.predicted)}** (d = {res.d}, d_approx = "
+        f"{res.d_approx}). See `dimension_scale.png` for the whole curve.",
+        "",
+    ]
+    lines += [f"- {sentence}" for sentence in res.sentences()]
+    return lines
+
+
 def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
     """Markdown text of an analysis summary.
 
@@ -174,11 +192,25 @@ def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
         f"(exact constraints), {exp.manifold_dim_approx} counting approximate ones; "
         f"linear rank r = **{exp.linear_rank}**",
         "",
-        "| constraint | kind | relative spread |",
-        "|---|---|---|",
+        "| constraint | kind | relative spread | relative width | thickness | thickness (latent) |",
+        "|---|---|---|---|---|---|",
     ]
+    curves = summary.dimension_scale
+    thick = dict(zip(curves.names, curves.thickness, strict=True)) if curves else {}
+    thick_l = dict(zip(curves.names, curves.thickness_latent, strict=True)) if curves else {}
     for c in exp.constraints:
-        lines.append(f"| `{c.name}` | {c.kind} | {_fmt(c.spread)} |")
+        lines.append(
+            f"| `{c.name}` | {c.kind} | {_fmt(c.spread)} | {_fmt(c.width)} | "
+            f"{_fmt(thick.get(c.name))} | {_fmt(thick_l.get(c.name))} |"
+        )
+    lines += [
+        "",
+        "Thickness: the robust spread (IQR / 1.349) of an approximate constraint over the "
+        "norm of its gradient along the exact manifold, in the standardised features the "
+        "model sees (median over events), and the same carried into latent units through "
+        "the encoder.",
+    ]
+    lines += _resolution_section(summary)
     rel = summary.relevance
     lines += [
         "",
@@ -205,6 +237,12 @@ def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
             f"distance to the n2-th neighbour reaches the posterior width "
             f"{_fmt(ld.scale)}; TwoNN at the nearest neighbours: "
             f"{_fmt(ld.nearest)})"
+        )
+    base = summary.baselines
+    if base:
+        lines.append(
+            f"- baselines on the same standardised features: PCA (99 %) {base.pca}, TwoNN "
+            f"{_fmt(base.twonn)}, MLE (k = 20) {_fmt(base.mle)} ({base.n_points} events)"
         )
     lines += ["", "| dim | R = 1 − ⟨σ²⟩ | Var(μ) | ⟨KL⟩ |", "|---|---|---|---|"]
     for r in rel.directions:

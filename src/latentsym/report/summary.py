@@ -46,11 +46,12 @@ from typing import Any
 from latentsym._json import json_safe
 from latentsym.analysis.checks import ConstraintCheck, TangencyCheck
 from latentsym.analysis.compare import Comparison
-from latentsym.analysis.intrinsic import LatentDimension
+from latentsym.analysis.intrinsic import Baselines, LatentDimension
 from latentsym.analysis.invariance import InvariantMetrics, PlainMetrics
 from latentsym.analysis.mechanism_check import MechanismCheck
 from latentsym.analysis.naming import Naming
 from latentsym.analysis.relevance import Relevance
+from latentsym.analysis.resolution import DimensionScale, Resolution
 from latentsym.analysis.symmetry import SymmetryCheck
 from latentsym.analysis.verdict import Verdict
 from latentsym.physics.constraints import Ledger
@@ -245,6 +246,12 @@ class RunSummary:
         timing: reading and training times.
         outputs: the files written.
         mechanism: the mechanism check of a mechanism VAE (None otherwise).
+        resolution: the dimension predicted at the scale where the latent dimension is
+            read, from the approximate constraints' thickness (None when every constraint
+            is exact or no direction is relevant); the verdict uses it.
+        baselines: PCA, TwoNN and the MLE on the same standardised features.
+        dimension_scale: the dimension against scale, measured and predicted, for the
+            data and the latents (``dimension_scale.png``).
     """
 
     input: InputSummary
@@ -259,6 +266,9 @@ class RunSummary:
     timing: TimingSummary
     outputs: OutputsSummary
     mechanism: MechanismCheck | None = None
+    resolution: Resolution | None = None
+    baselines: Baselines | None = None
+    dimension_scale: DimensionScale | None = None
 
     @property
     def n_relevant(self) -> int:
@@ -306,6 +316,10 @@ class RunSummary:
         }
         if self.mechanism is not None:
             out["mechanism"] = self.mechanism.to_dict()
+        out["resolution"] = self.resolution.to_dict() if self.resolution else None
+        out["baselines"] = self.baselines.to_dict() if self.baselines else None
+        if self.dimension_scale is not None:
+            out["dimension_scale"] = self.dimension_scale.to_dict()
         return json_safe(out)
 
 

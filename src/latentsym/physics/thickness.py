@@ -1,0 +1,230 @@
+"""How thin the approximate constraints of a sample are, in the metric the model sees.
+
+An approximate constraint ``c`` (the pair mass squared of a narrow resonance) holds to a
+width: the events fill a shell around the surface ``c = c0`` inside the manifold of the
+exact constraints. How thick that shell is in feature space decides at which scale the
+direction across it can be seen. In the standardised features ``z = (x - mean) / scale``
+that the VAE is trained on, the thickness of constraint ``j`` at event ``i`` is
+
+    ``t_ij = spread_j / |P_i grad_z c_j(x_i)|``  (for one constraint; for several,
+    ``spread_j`` times the length of the minimal-norm displacement that changes ``c_j``
+    by one unit and the others not at all)
+
+with ``spread_j = IQR(c_j) / 1.349`` (a robust standard deviation, GeV^2 for a mass
+squared), ``grad_z c = scale * grad_x c`` and ``P_i`` the projector onto the tangent
+space of the exact constraints at ``x_i``: events only move within the exact manifold,
+so only the part of the gradient along it separates them. (On pp -> mu+ mu- most of the
+pair mass's gradient lies in the muons' px and py, along the exact ``sum_px`` and
+``sum_py``: without the projection the thickness reads five times thinner.) The
+reported thickness is the median of ``t_ij`` over probe events.
+
+Besides that summary, :class:`ConstraintGeometry` keeps what a prediction of the
+dimension at a scale needs, event by event (see
+:mod:`latentsym.analysis.resolution`): the values of the approximate constraints on every
+event and, at the probe events, the displacement in standardised features per unit change
+of the constraints, the minimal-norm ``delta_z = (P_i G_i)^+ delta_c`` within the exact
+manifold (``G_i`` the gradients of the approximate constraints). Pushed through the
+encoder's Jacobian it gives the same displacement in latent units
+(:meth:`ConstraintGeometry.in_latent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from latentsym.errors import ConfigError, SchemaError
+from latentsym.features.representations import get_representation
+from latentsym.physics.constraints import Ledger, candidate_constraints, constraint_gradients
+
+__all__ = ["ConstraintGeometry", "constraint_geometry"]
+
+_IQR_TO_SIGMA = 1.349
+_NN_POINTS = 5000
+
+
+@dataclass(frozen=True, eq=False)
+class ConstraintGeometry:
+    """The approximate constraints of a sample, event by event, in standardised features.
+
+    Attributes:
+        names: the approximate constraints of the ledger (``"m2(mu+,mu-)"``), in order.
+        widths: ``[C]`` their robust relative widths (the ledger's ``width``).
+        values: ``[N, C]`` their values on every event.
+        spread: ``[C]`` robust spreads ``IQR / 1.349`` (units of the constraint).
+        probes: ``[P]`` indices of the probe events.
+        per_unit: ``[P, F, C]`` displacement in standardised features per unit change of
+            each constraint, within the exact manifold, at the probes.
+        thickness: ``[C]`` median over the probes of ``spread / |P grad_z c|``.
+        d, d_approx: the ledger's manifold dimensions (without and with the approximate
+            constraints).
+        scale: ``[F]`` the standardisation of the features ``per_unit`` is in.
+        nn_distance: median nearest-neighbour distance of the standardised features (on a
+            seeded subsample of at most 5000 events), the finest scale the data resolves.
+        n_events: N.
+    """
+
+    names: tuple[str, ...]
+    widths: np.ndarray
+    values: np.ndarray
+    spread: np.ndarray
+    probes: np.ndarray
+    per_unit: np.ndarray
+    thickness: np.ndarray
+    d: int
+    d_approx: int
+    scale: np.ndarray
+    nn_distance: float
+    n_events: int
+
+    @property
+    def n_constraints(self) -> int:
+        """Number of approximate constraints C."""
+        return len(self.names)
+
+    def in_latent(self, jacobian: np.ndarray) -> np.ndarray:
+        """Displacement per unit change of the constraints in latent units ``[P, k, C]``.
+
+        Args:
+            jacobian: ``[P, k, F]`` Jacobian of the encoded means (the k relevant
+                directions) with respect to the standardised features, at the probes.
+        """
+        jac = np.asarray(jacobian, dtype=np.float64)
+        if (
+            jac.ndim != 3
+            or jac.shape[0] != len(self.probes)
+            or jac.shape[2] != self.per_unit.shape[1]
+        ):
+            raise SchemaError(
+                f"ConstraintGeometry.in_latent: need a Jacobian [{len(self.probes)}, k, "
+                f"{self.per_unit.shape[1]}] at the probes, got shape {jac.shape}"
+            )
+        return np.einsum("pkf,pfc->pkc", jac, self.per_unit)
+
+    def thickness_of(self, per_unit: np.ndarray) -> np.ndarray:
+        """``[C]`` thickness in the units of ``per_unit`` ``[P, D, C]``: the median over the
+        probes of ``spread * |per_unit[:, :, j]|`` (``per_unit`` itself for features,
+        :meth:`in_latent` for latents)."""
+        return np.median(self.spread * np.linalg.norm(per_unit, axis=1), axis=0)
+
+
+def _check_scale(scale: np.ndarray, n_features: int) -> np.ndarray:
+    arr = np.asarray(scale, dtype=np.float64)
+    if arr.shape != (n_features,) or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
+        raise ConfigError(
+            f"constraint_geometry: scale must be {n_features} positive finite numbers (the "
+            f"feature standardisation, e.g. Scaler.scale), got shape {arr.shape}"
+        )
+    return arr
+
+
+def _nn_distance(z: np.ndarray, seed: int) -> float:
+    take = np.random.default_rng([seed, 1]).permutation(len(z))[:_NN_POINTS]
+    pts = np.unique(z[take], axis=0)
+    if len(pts) < 2:
+        return float("nan")
+    dist, _ = cKDTree(pts).query(pts, k=2)
+    return float(np.median(dist[:, 1]))
+
+
+def constraint_geometry(
+    momenta: np.ndarray,
+    particle_names: Sequence[str],
+    ledger: Ledger,
+    scale: np.ndarray | None = None,
+    *,
+    n_probes: int = 2000,
+    seed: int = 0,
+) -> ConstraintGeometry:
+    """Thickness and per-event geometry of the ledger's approximate constraints.
+
+    Args:
+        momenta: ``[N, n, 4]`` (E, px, py, pz) in GeV, the events of ``ledger``.
+        particle_names: their names, in order.
+        ledger: the sample's :func:`~latentsym.physics.constraints.dimension_ledger`.
+        scale: ``[F]`` standardisation of the features (the model's ``Scaler.scale``);
+            default: the standard deviation of each feature over the sample (1 where it
+            is constant).
+        n_probes: events (drawn at random) where gradients are taken.
+        seed: seed of that draw.
+
+    Returns:
+        A :class:`ConstraintGeometry` (with no constraints when none is approximate).
+
+    Example:
+        >>> from latentsym.toys import pp_to_mumu
+        >>> from latentsym.physics.constraints import dimension_ledger
+        >>> p = pp_to_mumu(5000)
+        >>> geo = constraint_geometry(p, ["mu+", "mu-"], dimension_ledger(p, ["mu+", "mu-"]))
+        >>> geo.names, bool(0.002 < geo.thickness[0] < 0.02), geo.nn_distance < 0.3
+        (('m2(mu+,mu-)',), True, True)
+    """
+    if isinstance(n_probes, bool) or not isinstance(n_probes, int) or n_probes < 1:
+        raise ConfigError(
+            f"constraint_geometry: n_probes must be a positive integer, got {n_probes!r}"
+        )
+    p = np.asarray(momenta, dtype=np.float64)
+    if p.ndim != 3 or len(p) != ledger.n_events:
+        raise SchemaError(
+            f"constraint_geometry: momenta [N, n, 4] of the ledger's {ledger.n_events} events "
+            f"expected, got shape {p.shape}"
+        )
+    rep = get_representation(ledger.representation)
+    feats = rep.from_momenta(torch.from_numpy(p))
+    x = feats.numpy()
+    std = x.std(axis=0)
+    constant = np.isin(np.asarray(ledger.feature_names), ledger.constant_features)
+    default = np.where(constant | (std <= 0), 1.0, std)
+    sc = _check_scale(default if scale is None else scale, x.shape[1])
+    z = (x - x.mean(axis=0)) / sc
+    nn = _nn_distance(z[:, ~constant], seed)
+    by_name = {c.name: c for c in candidate_constraints(particle_names)}
+    approx_results = [c for c in ledger.constraints if c.kind == "approximate"]
+    approx = [by_name[c.name] for c in approx_results]
+    exact = [by_name[c.name] for c in ledger.constraints if c.kind == "exact" and c.name in by_name]
+    n_c = len(approx)
+    if n_c == 0:
+        empty = np.zeros(0)
+        return ConstraintGeometry(
+            (), empty, np.zeros((len(p), 0)), empty, np.zeros(0, dtype=np.int64),
+            np.zeros((0, x.shape[1], 0)), empty, ledger.manifold_dim,
+            ledger.manifold_dim_approx, sc, nn, len(p),
+        )  # fmt: skip
+    with torch.no_grad():
+        values = torch.stack([c.fn(torch.from_numpy(p)) for c in approx], dim=-1).numpy()
+    q25, q75 = np.percentile(values, [25, 75], axis=0)
+    spread = (q75 - q25) / _IQR_TO_SIGMA
+    rng = np.random.default_rng(seed)
+    probes = np.sort(rng.choice(len(p), size=min(n_probes, len(p)), replace=False))
+    at = feats[probes]
+    grads = constraint_gradients(at, rep, approx + exact).numpy() * sc  # d c / d z
+    rows = [grads[:, n_c:]]
+    if constant.any():  # a constant feature is an exact constraint along its own axis
+        eye = np.eye(x.shape[1])[constant]
+        rows.append(np.broadcast_to(eye, (len(probes), *eye.shape)))
+    exact_rows = np.concatenate(rows, axis=1)
+    basis, sv, _ = np.linalg.svd(np.transpose(exact_rows, (0, 2, 1)), full_matrices=False)
+    keep = sv > 1e-9 * np.maximum(sv[:, :1], np.finfo(float).tiny)
+    basis = basis * keep[:, None, :]
+    g = grads[:, :n_c]  # [P, C, F]
+    g_tangent = g - np.einsum("pfk,pck->pcf", basis, np.einsum("pfk,pcf->pck", basis, g))
+    per_unit = np.linalg.pinv(g_tangent)  # [P, F, C]
+    thickness = np.median(spread * np.linalg.norm(per_unit, axis=1), axis=0)
+    return ConstraintGeometry(
+        names=tuple(c.name for c in approx),
+        widths=np.array([c.width for c in approx_results]),
+        values=values,
+        spread=spread,
+        probes=probes,
+        per_unit=per_unit,
+        thickness=thickness,
+        d=ledger.manifold_dim,
+        d_approx=ledger.manifold_dim_approx,
+        scale=sc,
+        nn_distance=nn,
+        n_events=len(p),
+    )

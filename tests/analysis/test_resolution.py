@@ -1,0 +1,144 @@
+"""The predicted dimension at a scale: against GRIDE on clouds built to its assumptions,
+against the data's own curve on the resonance toys, and in the verdict."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from latentsym import toys
+from latentsym.analysis.intrinsic import id_scale_curve
+from latentsym.analysis.resolution import (
+    constraint_label,
+    dimension_scale,
+    predicted_dimension,
+    resolution,
+)
+from latentsym.analysis.verdict import verdict
+from latentsym.errors import ConfigError, SchemaError
+from latentsym.physics.constraints import dimension_ledger
+from latentsym.physics.thickness import ConstraintGeometry, constraint_geometry
+
+
+def _slab(thickness: float, n: int = 8000) -> tuple[np.ndarray, ConstraintGeometry]:
+    """A uniform 3-cube times a Breit-Wigner spread across it: the prediction's model."""
+    rng = np.random.default_rng(0)
+    sheet = rng.uniform(0.0, 1.0, (n, 3))
+    c = toys.breit_wigner(rng, n, 1.0, 0.02, (0.5, 1.5)) ** 2
+    spread = np.subtract(*np.percentile(c, [75, 25])) / 1.349
+    alpha = thickness / spread
+    probes = np.arange(2000)
+    geo = ConstraintGeometry(
+        names=("c",),
+        widths=np.array([0.03]),
+        values=c[:, None],
+        spread=np.array([spread]),
+        probes=probes,
+        per_unit=np.full((len(probes), 1, 1), alpha),
+        thickness=np.array([thickness]),
+        d=4,
+        d_approx=3,
+        scale=np.ones(1),
+        nn_distance=0.05,
+        n_events=n,
+    )
+    return np.c_[sheet, (c - 1.0) * alpha], geo
+
+
+@pytest.mark.parametrize("thickness", [0.003, 0.01, 0.03, 0.1])
+def test_prediction_follows_gride_on_a_breit_wigner_slab(thickness: float) -> None:
+    """No parameter was fitted: the derivation alone reproduces the measured curve across
+    the transition (measured here: differences of 0.02-0.17, the largest at n1 = 8 where
+    the cube's faces start to count)."""
+    x, geo = _slab(thickness)
+    for point in id_scale_curve(x, max_n2=16):
+        pred = predicted_dimension(geo, point.n1, point.n2, point.scale)
+        assert abs(pred - point.dim) < 0.2, (point, pred)
+
+
+def test_prediction_limits_and_order() -> None:
+    _, geo = _slab(0.01)
+    values = [predicted_dimension(geo, 1, 2, s) for s in (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)]
+    assert values[0] > 3.9
+    assert values[-1] < 3.05
+    assert all(a >= b - 0.05 for a, b in itertools.pairwise(values))
+    assert predicted_dimension(geo, 1, 2, 0.1, seed=1) == pytest.approx(values[3], abs=0.1)
+
+
+@pytest.mark.parametrize("ratio", [0.001, 0.01, 0.03])
+def test_data_curve_of_the_resonance_toys_is_predicted(ratio: float) -> None:
+    """The data's own dimension against scale (no model): the prediction is within 0.3 at
+    the nearest neighbours (the sheet's curvature and density, which the prediction does
+    not model, add up to 0.16 at larger scales; see the README)."""
+    p = toys.resonance_decay(8000, ratio, seed=4)
+    led = dimension_ledger(p, toys.LEPTON_PAIR)
+    geo = constraint_geometry(p, toys.LEPTON_PAIR, led)
+    x = p.reshape(len(p), -1)
+    z = (x - x.mean(axis=0)) / geo.scale
+    curves = dimension_scale(geo, z, max_n2=8)
+    first, pred = curves.data[0], curves.data_predicted[0]
+    assert abs(first.dim - pred) < 0.3, (first, pred)
+    assert curves.data_line
+    assert curves.data_line[0][1] > curves.data_line[-1][1]
+
+
+def test_exact_only_geometry_predicts_d() -> None:
+    p = toys.ee_to_mumu(2000)
+    led = dimension_ledger(p, toys.MUON_PAIR)
+    geo = constraint_geometry(p, toys.MUON_PAIR, led)
+    assert predicted_dimension(geo, 1, 2, 0.1) == 2.0
+    res = resolution(geo, 1, 2, 0.1)
+    assert res.constraints == ()
+    assert res.predicted == 2.0
+    assert math.isnan(res.beta_to_resolve)
+    assert res.sentences() == []
+
+
+def test_resolution_names_unresolved_constraints() -> None:
+    p = toys.pp_to_mumu(4000)
+    led = dimension_ledger(p, toys.MUON_PAIR)
+    geo = constraint_geometry(p, toys.MUON_PAIR, led)
+    coarse = resolution(geo, 1, 2, 0.2)
+    fine = resolution(geo, 1, 2, 1e-3)
+    assert not coarse.constraints[0].resolved
+    assert fine.constraints[0].resolved
+    assert coarse.predicted < fine.predicted
+    text = " ".join(coarse.sentences())
+    assert "m(mu+ mu-) is a narrow resonance" in text
+    assert "unresolved" in text
+    assert "beta <" in text
+    assert f"{coarse.beta_to_resolve:.2g}" in text
+    d = coarse.to_dict()
+    assert d["space"] == "features"
+    assert d["constraints"][0]["name"] == "m2(mu+,mu-)"
+
+
+def test_verdict_against_the_prediction() -> None:
+    p = toys.pp_to_mumu(4000)
+    led = dimension_ledger(p, toys.MUON_PAIR)
+    res = resolution(constraint_geometry(p, toys.MUON_PAIR, led), 1, 2, 0.2)
+    ok = verdict(4, 4, 6, res.predicted + 0.1, 3, resolution=res)
+    assert ok.consistent
+    assert "unresolved" in ok.text
+    assert not verdict(4, 4, 6, res.predicted + 0.6, 3, resolution=res).consistent
+    low = verdict(2, 4, 6, res.predicted, 3, resolution=res)
+    assert not low.consistent
+    assert "Too few" in low.text
+    # the old reading, without the prediction, is unchanged
+    assert not verdict(4, 4, 6, res.predicted, 3).consistent
+    # exact-only: the resolution is ignored, d is the target
+    assert verdict(3, 2, 3, 2.1, 2, resolution=res).consistent
+
+
+def test_labels_and_bad_inputs() -> None:
+    assert constraint_label("m2(e+,nu_e)") == "m(e+ nu_e)"
+    _, geo = _slab(0.01, n=500)
+    with pytest.raises(ConfigError, match="n1 < n2"):
+        predicted_dimension(geo, 2, 2, 0.1)
+    with pytest.raises(ConfigError, match="scale"):
+        predicted_dimension(geo, 1, 2, -1.0)
+    with pytest.raises(SchemaError, match="per_unit"):
+        predicted_dimension(geo, 1, 2, 0.1, per_unit=np.zeros((3, 1, 1)))
