@@ -129,6 +129,11 @@ def test_verdict_against_the_prediction() -> None:
     assert "Too few" in low.text
     # the old reading, without the prediction, is unchanged
     assert not verdict(4, 4, 6, res.predicted, 3).consistent
+    full = verdict(4, 4, 6, res.predicted + 0.6, 3, resolution=res, latent_dim=4)
+    assert not full.consistent
+    assert "All 4 latent directions are relevant" in full.text
+    assert "All 4" not in verdict(4, 4, 6, res.predicted + 0.6, 3, resolution=res).text
+    assert "All" not in verdict(4, 4, 6, res.predicted, 3, resolution=res, latent_dim=4).text
     # exact-only: the resolution is ignored, d is the target
     assert verdict(3, 2, 3, 2.1, 2, resolution=res).consistent
 

@@ -407,6 +407,7 @@ def benchmark_row(
         reading.latent_id if math.isfinite(reading.latent_id) else None,
         data.d_approx,
         resolution=reading.resolution,
+        latent_dim=(arch if arch is not None else Architecture()).latent_dim,
     )
     return BenchmarkRow(
         dataset=checked,

@@ -61,6 +61,7 @@ def verdict(
     d_approx: int | None = None,
     *,
     resolution: Resolution | None = None,
+    latent_dim: int | None = None,
 ) -> Verdict:
     """Compare the relevant count and latent intrinsic dimension with the ledger.
 
@@ -74,6 +75,9 @@ def verdict(
         resolution: the dimension predicted at the scale where ``latent_id`` was read
             (:func:`latentsym.analysis.resolution.resolution`); used when ``d_approx``
             differs from ``d``.
+        latent_dim: the model's number of latent directions L; when every one of them is
+            relevant and the reading fails, the text says the latent space may be too
+            small.
 
     Returns:
         A :class:`Verdict`.
@@ -86,9 +90,27 @@ def verdict(
     """
     for name, value in (("k", k), ("d", d), ("r", r), ("d_approx", d_approx)):
         _check_count(name, value)
+    _check_count("latent_dim", latent_dim)
     has_approx = d_approx is not None and d_approx != d
     if resolution is not None and has_approx:
-        return _against_prediction(k, d, r, latent_id, resolution)
+        out = _against_prediction(k, d, r, latent_id, resolution)
+    else:
+        out = _against_d(k, d, r, latent_id, d_approx)
+    if not out.consistent and latent_dim is not None and k == latent_dim:
+        return Verdict(False, out.text + _FULL.format(L=latent_dim))
+    return out
+
+
+_FULL = (
+    " All {L} latent directions are relevant: the latent space may be too small to embed "
+    "the manifold without folding it (a product of spheres needs more directions than its "
+    "dimension); widen it (--latent-dim)."
+)
+
+
+def _against_d(k: int, d: int, r: int, latent_id: float | None, d_approx: int | None) -> Verdict:
+    """The verdict against d (and the hints about d_approx)."""
+    has_approx = d_approx is not None and d_approx != d
     problems: list[str] = []
     if k < d:
         text = (

@@ -318,6 +318,7 @@ def _analyse(
         ld.value if ld else 0.0,
         ledger.manifold_dim_approx,
         resolution=res,
+        latent_dim=trained.latent_dim,
     )
     z = trained.scaler.transform(np.asarray(features.values, dtype=np.float64))
     z = z[:, ~constant_mask(z)]

@@ -44,7 +44,7 @@ from latentsym.physics.constraints import Ledger, candidate_constraints, constra
 __all__ = ["ConstraintGeometry", "constraint_geometry"]
 
 _IQR_TO_SIGMA = 1.349
-_NN_POINTS = 5000
+_NN_POINTS = 200_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +63,10 @@ class ConstraintGeometry:
         d, d_approx: the ledger's manifold dimensions (without and with the approximate
             constraints).
         scale: ``[F]`` the standardisation of the features ``per_unit`` is in.
-        nn_distance: median nearest-neighbour distance of the standardised features (on a
-            seeded subsample of at most 5000 events), the finest scale the data resolves.
+        nn_distance: median nearest-neighbour distance of the standardised features over
+            the N events, the finest scale the data resolves (above 200,000 events it is
+            measured on a seeded subsample of 200,000 and scaled by ``(200000 / N)^(1 /
+            d_approx)``, as the distance falls on a ``d_approx``-dimensional sample).
         n_events: N.
     """
 
@@ -122,13 +124,13 @@ def _check_scale(scale: np.ndarray, n_features: int) -> np.ndarray:
     return arr
 
 
-def _nn_distance(z: np.ndarray, seed: int) -> float:
+def _nn_distance(z: np.ndarray, dim: int, seed: int) -> float:
     take = np.random.default_rng([seed, 1]).permutation(len(z))[:_NN_POINTS]
     pts = np.unique(z[take], axis=0)
     if len(pts) < 2:
         return float("nan")
     dist, _ = cKDTree(pts).query(pts, k=2)
-    return float(np.median(dist[:, 1]))
+    return float(np.median(dist[:, 1])) * (len(take) / len(z)) ** (1.0 / max(dim, 1))
 
 
 def constraint_geometry(
@@ -181,7 +183,7 @@ def constraint_geometry(
     default = np.where(constant | (std <= 0), 1.0, std)
     sc = _check_scale(default if scale is None else scale, x.shape[1])
     z = (x - x.mean(axis=0)) / sc
-    nn = _nn_distance(z[:, ~constant], seed)
+    nn = _nn_distance(z[:, ~constant], ledger.manifold_dim_approx, seed)
     by_name = {c.name: c for c in candidate_constraints(particle_names)}
     approx_results = [c for c in ledger.constraints if c.kind == "approximate"]
     approx = [by_name[c.name] for c in approx_results]
