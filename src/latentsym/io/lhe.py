@@ -7,7 +7,12 @@ mass column, GeV), ``lifetime`` (mm), ``spin``; per event ``weight`` (XWGTUP), `
 ``alpha_qcd``. Writing prints every number with the shortest decimal string that reads
 back to the same double, so ``read_lhe(write_lhe(read_lhe(f)))`` is bitwise lossless.
 Malformed files raise :class:`~latentsym.errors.EventFileError` naming the file, the
-event and, where it can be found, the line.
+event and the line; bad values (NaN, inf, a momentum or weight beyond float32) raise
+:class:`~latentsym.errors.SchemaError`. What counts as well-formed is written in
+:mod:`latentsym.io.lhe_fast`, whose scan checks every read, the pylhe route's too; a
+damaged file is never read to fewer events, fewer particles or other numbers. A file
+without its closing ``</LesHouchesEvents>`` (truncated) is refused once the read reaches
+its end; ``max_events`` reads the events before the cut.
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ import zlib
 from collections.abc import Iterator
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import awkward as ak
 import numpy as np
 import pylhe
 
 from latentsym.errors import ConfigError, EventFileError, SchemaError
+from latentsym.io._lhe_head import Head, PylheSource, read_head
+from latentsym.io._lhe_text import LAYOUT, Damaged, Unsupported
 from latentsym.io.formats import detect_format
-from latentsym.io.lhe_fast import Block, Unsupported, iterate_blocks, split_block
+from latentsym.io.lhe_fast import Block, first_bad_value, iterate_blocks, split_block
 from latentsym.io.schema import EventFile, RunInfo, make_events, sqrt_s_from_beams
 
 __all__ = ["ENGINES", "EVENT_FIELDS", "INIT_KEYS", "iterate_lhe", "read_lhe"]
@@ -48,11 +55,11 @@ INIT_KEYS = (
     "processes", "weighting_strategy", "pdf_group", "pdf_set", "weight_labels", "lhe_reader",
 )  # fmt: skip
 """Keys of ``RunInfo.extra`` that the ``<init>`` block and ``<initrwgt>`` carry themselves."""
-_LAYOUT = (
-    "Each event starts with a line of 6 numbers (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP), "
-    "followed by NUP particle lines of 13 numbers (IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 "
-    "ICOLUP2 PX PY PZ E M VTIMUP SPINUP)"
-)
+_LAYOUT = LAYOUT
+# what pylhe (and xml.etree under it) raises on text it cannot take
+_PYLHE_ERRORS = (
+    ValueError, IndexError, KeyError, AttributeError, OverflowError, TypeError, AssertionError,
+)  # fmt: skip
 # ---------------------------------------------------------------------------- reading
 
 
@@ -65,10 +72,12 @@ def read_lhe(
         path: an ``.lhe`` or ``.lhe.gz`` file.
         max_events: read at most this many events from the start (default: all).
         engine: ``"auto"`` (default) parses the events with the numpy reader of
-            :mod:`latentsym.io.lhe_fast` and hands a file it does not cover to pylhe, with
-            a logged warning that says why; ``"fast"`` refuses such a file instead;
-            ``"pylhe"`` uses pylhe's event parser (the reference). All three give the same
-            arrays; ``info.extra["lhe_reader"]`` says which one read the file.
+            :mod:`latentsym.io.lhe_fast` and hands a valid file it does not cover
+            (``<weights>`` blocks, CDATA) to pylhe, saying why in the log (level INFO of the
+            logger ``latentsym.io.lhe``); ``"fast"`` refuses such a file instead;
+            ``"pylhe"`` uses pylhe's event parser (the reference), after the numpy reader's
+            checks. All three give the same arrays; ``info.extra["lhe_reader"]`` says which
+            one read the file.
 
     Returns:
         ``EventFile(events, info)``: N events (momenta in GeV) and a :class:`RunInfo` with
@@ -78,9 +87,12 @@ def read_lhe(
         ``weighting_strategy`` (IDWTUP), ``pdf_group``, ``pdf_set`` and ``lhe_reader``.
 
     Raises:
-        EventFileError: missing, not LHE, no ``<init>``, truncated, corrupt gzip, or a
-            non-numeric field (names the event and the line).
-        SchemaError: a NaN or infinite momentum or weight (names the event and the line).
+        EventFileError: missing, not LHE, no ``<init>`` or a malformed one, truncated,
+            corrupt gzip, an unclosed event, NUP different from the particle lines, a
+            number that is not plain ASCII, a non-integer in an integer column (names the
+            event and the line).
+        SchemaError: a NaN or infinite value, or a momentum or weight beyond float32
+            (names the event and the line).
 
     Example:
         >>> events, info = read_lhe(SAMPLES / "ee_mumu_91GeV.lhe.gz", max_events=1000)
@@ -133,7 +145,7 @@ def _chunks(
     def emit(chunk: _Chunk, name: str) -> EventFile:
         info = reader.info(len(chunk), None if step is None else first)
         info.extra["lhe_reader"] = name
-        return EventFile(chunk.build(reader, first), info)
+        return EventFile(chunk.build(reader, first, checked=name == "fast"), info)
 
     try:
         if engine != "pylhe":
@@ -142,18 +154,22 @@ def _chunks(
                     yield emit(chunk, "fast")
                     first += len(chunk)
                 return
+            except Damaged as damage:
+                raise _error(damage, reader.path) from None
             except Unsupported as why:
                 if engine == "fast":
                     raise EventFileError(
                         f"{reader.path}: the fast LHE reader does not cover this file ({why}); "
                         "read it with engine='pylhe' (or 'auto', which falls back by itself)."
                     ) from None
-                _log.warning(
+                _log.info(
                     "%s: read with pylhe: the fast LHE reader does not cover this file (%s)",
                     reader.path, why,
                 )  # fmt: skip
-                reader.weight_names = None
-                reader.pull(first)  # the events already delivered
+        reader.validate(limit)
+        reader.weight_names = None
+        if first:
+            reader.pull(first)  # the events already delivered
         if step is None:
             yield emit(reader.pull(limit), "pylhe")
             return
@@ -173,7 +189,10 @@ def _fast_chunks(reader: _Reader, step: int | None, limit: int | None) -> Iterat
     rank = {wid: i for i, wid in enumerate(order)}
     pending: list[Block] = []
     have = 0
-    for block, names in iterate_blocks(reader.path, reader.weight_names, rank, limit):
+    blocks = iterate_blocks(
+        reader.path, reader.weight_names, rank, limit, start=reader.head.end, line=reader.head.line
+    )
+    for block, names in blocks:
         reader.weight_names = names
         pending.append(block)
         have += len(block)
@@ -191,22 +210,35 @@ def _positive(name: str, value: int) -> int:
     return int(value)
 
 
+def _error(damage: Damaged, path: Path) -> EventFileError | SchemaError:
+    """The error of latentsym for a damaged file."""
+    kind = SchemaError if damage.schema else EventFileError
+    return kind(damage.message(path))
+
+
 class _Reader:
-    """pylhe's event generator with every failure turned into an EventFileError."""
+    """The head of the file (checked), and pylhe's event generator with every failure
+    turned into an EventFileError."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.format = detect_format(self.path)
         self.done = False
         self.n_read = 0
+        self.n_checked: int | None = None
         self.weight_names: list[str] | None = None
+        try:
+            self.head: Head = read_head(self.path)
+        except Damaged as damage:
+            raise _error(damage, self.path) from None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                self.lhef = pylhe.LHEFile.fromfile(self.path)
+                source = cast(BinaryIO, PylheSource(self.path, self.head))
+                self.lhef = pylhe.LHEFile.frombuffer(source)
             except (OSError, EOFError, zlib.error) as exc:
                 raise self._corrupt(exc, "in the header") from exc
-            except (ValueError, IndexError, KeyError, AttributeError) as exc:
+            except _PYLHE_ERRORS as exc:
                 detail = "".join(f"; {w.message}" for w in caught)
                 raise EventFileError(
                     f"{self.path}: the header or <init> block is malformed or missing "
@@ -225,6 +257,26 @@ class _Reader:
         if close is not None:
             close()
 
+    def validate(self, limit: int | None) -> None:
+        """Run the numpy reader's checks over the events that pylhe is to read.
+
+        Raises the error of the first damage; a file the checks do not cover (CDATA) is
+        left to pylhe's own checks, with a note in the log.
+        """
+        n = 0
+        try:
+            blocks = iterate_blocks(
+                self.path, None, {}, limit, start=self.head.end, line=self.head.line, check=True
+            )
+            for block, _ in blocks:
+                n += len(block)
+        except Damaged as damage:
+            raise _error(damage, self.path) from None
+        except Unsupported as why:
+            _log.info("%s: the events are checked by pylhe only (%s)", self.path, why)
+            return
+        self.n_checked = n
+
     def pull(self, limit: int | None) -> _Chunk:
         """Read up to ``limit`` further events (all remaining when None)."""
         chunk = _Chunk()
@@ -237,13 +289,24 @@ class _Reader:
                     self.done = True
                     break
                 except (OSError, EOFError, zlib.error) as exc:
+                    if isinstance(exc.__cause__, Damaged):
+                        raise _error(exc.__cause__, self.path) from None
                     raise self._corrupt(exc, f"in event {self.n_read}") from exc
-                except (ValueError, IndexError, KeyError, AttributeError) as exc:
+                except _PYLHE_ERRORS as exc:
                     raise self._malformed(exc) from exc
                 self._check(event)
-                chunk.add(event, self.weight_names or [])
+                try:
+                    chunk.add(event, self.weight_names or [])
+                except OverflowError as exc:  # an integer beyond int64
+                    raise self._malformed(exc) from exc
                 self.n_read += 1
         self._rethrow(caught)
+        if self.done and self.n_checked is not None and self.n_read != self.n_checked:
+            raise EventFileError(
+                f"{self.path}: pylhe read {self.n_read} events where the file holds "
+                f"{self.n_checked} well-formed ones; the file is damaged between them. "
+                f"{_LAYOUT}. Re-generate or re-download the file."
+            )
         return chunk
 
     def _check(self, event: pylhe.LHEEvent) -> None:
@@ -271,7 +334,7 @@ class _Reader:
             text = str(w.message)
             if issubclass(w.category, RuntimeWarning) and text.startswith("Parse Error"):
                 raise self._truncated(text)
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            _log.info("%s: pylhe: %s: %s", self.path, w.category.__name__, text)
 
     def _truncated(self, text: str) -> EventFileError:
         problem = _gzip_problem(self.path) if self.format == "lhe.gz" else None
@@ -298,6 +361,8 @@ class _Reader:
             return self._corrupt(OSError(problem), f"around event {self.n_read}")
         if isinstance(exc, IndexError):
             what, line = "a line with too few columns", self._line(self.n_read, None)
+        elif isinstance(exc, (OverflowError, AssertionError, TypeError)):
+            what, line = f"{type(exc).__name__}: {exc}", ""
         else:
             token = re.search(r": '(.*)'$", str(exc))
             line = self._line(self.n_read, token.group(1) if token else None)
@@ -324,7 +389,10 @@ class _Reader:
         for element in header.extra_elements if header else []:
             if element.tag == "latentsym" and element.text:
                 try:
-                    extra.update(json.loads(element.text))
+                    found = json.loads(element.text)
+                    if not isinstance(found, dict):
+                        raise json.JSONDecodeError("not an object {...}", element.text, 0)
+                    extra.update(found)
                 except json.JSONDecodeError as exc:
                     raise EventFileError(
                         f"{self.path}: the <latentsym> header element is not valid JSON ({exc})."
@@ -425,11 +493,17 @@ class _Chunk:
         )
         self._clear()
 
-    def build(self, reader: _Reader, first: int) -> ak.Array:
-        self._flush()
+    def build(self, reader: _Reader, first: int, *, checked: bool = False) -> ak.Array:
+        """The events as an awkward array; ``checked``: the values passed the numpy
+        reader's checks already (else they are checked here)."""
+        try:
+            self._flush()
+        except OverflowError as exc:  # an integer beyond int64 on the pylhe route
+            raise reader._malformed(exc) from exc
         counts, f, i, ev, w = (np.concatenate(a) for a in zip(*self.blocks, strict=True))
         names = reader.weight_names or []
-        _check_finite(reader, f, ev[:, 1], counts, first)
+        if not checked:
+            _check_values(reader, (counts, f, i, ev, w), names, first)
 
         def jag(column: np.ndarray) -> ak.Array:
             return ak.unflatten(column, counts)
@@ -451,28 +525,21 @@ class _Chunk:
         return events
 
 
-def _check_finite(
-    reader: _Reader, f: np.ndarray, weight: np.ndarray, counts: np.ndarray, first: int
+def _check_values(
+    reader: _Reader, columns: tuple[np.ndarray, ...], names: list[str], first: int
 ) -> None:
-    bad = np.flatnonzero(~np.isfinite(f[:, :4]).all(axis=1))
-    if bad.size:
-        row = int(bad[0])
-        event = int(np.searchsorted(np.cumsum(counts), row, side="right"))
-        part = row - int(counts[:event].sum())
-        col = int(np.flatnonzero(~np.isfinite(f[row, :4]))[0])
-        where = reader._line(first + event, part + 1)
-        raise SchemaError(
-            f"{reader.path}: event {first + event}, particle {part}"
-            f"{where}: {('px', 'py', 'pz', 'E')[col]} is {f[row, col]} "
-            f"({bad.size} particles with non-finite momenta in this read). Fix or remove these "
-            "events (the generator wrote NaN or inf), e.g. with a filter before reading."
-        )
-    if not np.isfinite(weight).all():
-        event = int(np.flatnonzero(~np.isfinite(weight))[0])
-        raise SchemaError(
-            f"{reader.path}: event {first + event}{reader._line(first + event, 0)}: the "
-            f"event weight XWGTUP is {weight[event]}. Event weights must be finite numbers."
-        )
+    """Refuse the values the numpy reader refuses (for the pylhe route)."""
+    counts, f, i, ev, w = columns
+    bad = first_bad_value(counts, f, i, ev, w, names)
+    if bad is None:
+        return
+    event = first + bad.event
+    if bad.particle is None:
+        where = f"event {event}{reader._line(event, 0)}"
+    else:
+        where = f"event {event}, particle {bad.particle}{reader._line(event, bad.particle + 1)}"
+    kind = SchemaError if bad.schema else EventFileError
+    raise kind(f"{reader.path}: {where}: {bad.what}.{'' if bad.schema else ' ' + _LAYOUT + '.'}")
 
 
 def _event_lines(path: Path, index: int) -> list[tuple[int, str]]:

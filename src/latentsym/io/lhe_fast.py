@@ -1,40 +1,86 @@
-"""A numpy parser for the ``<event>`` blocks of LHE files.
+"""A numpy parser for the ``<event>`` blocks of LHE files, and the checks every read passes.
 
 pylhe parses every event through ``xml.etree`` and builds one Python object per
 particle; at 10^6 events that takes minutes. This module reads the decompressed bytes in
 blocks of whole events and parses all numbers of a block in one call, with the layout
 (which token belongs to which event, line and column) worked out by vectorised index
 arithmetic. It returns the same columns as the pylhe route of :mod:`latentsym.io.lhe`
-(tested field by field on every LHE file of the test data), and hands over to pylhe,
-which stays the reference, for anything it does not cover: ``<weights>`` blocks, XML
-comments or CDATA inside an event, Fortran ``D`` exponents, a particle line with more or
-fewer than 13 numbers, a ``NUP`` that disagrees with the particle lines, a truncated file.
-The caller reads such a file with pylhe, which also produces the precise error for a
-malformed one.
+(tested field by field on every LHE file of the test data).
+
+It is also the judge of what a well-formed event is, on every route: a damaged file raises
+:class:`Damaged` (which the reader turns into an
+:class:`~latentsym.errors.EventFileError` naming the file, the event and the line), and
+the pylhe route runs the same scan in ``check`` mode before pylhe reads the events. The
+rules (the LHE standard, hep-ph/0609017 and arXiv:1405.1067):
+
+- an event is ``<event ...>`` ... ``</event>``; between events only whitespace, XML
+  comments and ``<eventgroup>`` tags; the file ends with ``</LesHouchesEvents>`` (a file
+  without it is truncated, and refused once the read reaches its end);
+- the text of an event (up to its first child element) is the information line of 6
+  numbers (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP), then exactly NUP particle lines of 13
+  numbers; ``#`` lines may stand anywhere after the information line, blank lines and XML
+  comments anywhere; after the last particle line any text that does not start like a
+  number (a digit, sign or point) is optional information; after the first child element
+  (``<rwgt>``, ``<mgrwt>``, ...) only elements, whitespace and ``#`` lines, and every
+  ``<`` is closed by a ``>`` before the next one (a deleted run of the file that joins two
+  events is found so);
+- numbers are plain ASCII decimals (``[+-]digits[.digits][(e|E)[+-]digits]``): no
+  non-ASCII digits, ``_`` separators, Fortran ``D`` exponents or hexadecimal (``nan`` and
+  ``inf`` parse, and are refused as values); integer columns (NUP IDPRUP IDUP ISTUP
+  MOTHUP ICOLUP) hold whole numbers below 2^31 in size; every float is finite, and
+  momenta and weights fit in float32 (the features are float32).
+
+Valid files it does not cover raise :class:`Unsupported` and are read by pylhe:
+``<weights>`` blocks (weights by position), CDATA sections inside events, ``<wgt>`` tags
+with other attributes than ``id``.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Block", "Unsupported", "iterate_blocks", "split_block"]
+from latentsym.io._lhe_text import (
+    BLOCK_BYTES,
+    COMMENT,
+    FLOAT32_MAX,
+    INT_LIMIT,
+    LAYOUT,
+    PLAIN_NUMBER,
+    TRUNCATED,
+    BadValue,
+    Damaged,
+    Input,
+    Unsupported,
+    below,
+    first_bad_value,
+)
 
-_BLOCK_BYTES = 1 << 20
+__all__ = [
+    "FLOAT32_MAX",
+    "BadValue",
+    "Block",
+    "Damaged",
+    "Unsupported",
+    "first_bad_value",
+    "iterate_blocks",
+    "split_block",
+]
+
+_BLOCK_BYTES = BLOCK_BYTES  # tests shrink it to cut files into many blocks
 _WGT = re.compile(rb"<wgt\s+id\s*=\s*(['\"])(.*?)\1\s*>([^<]*)</wgt\s*>")
+_WEIGHTS = re.compile(rb"<weights(?:\s[^>]*)?>([^<]*)</weights\s*>")
+_GAP = re.compile(rb"(?:\s|<eventgroup(?:\s[^>]*)?>|</eventgroup\s*>)*")
 _HASH, _LT, _NL = ord("#"), ord("<"), ord("\n")
-
-
-class Unsupported(Exception):
-    """The fast parser does not cover this file; the message says why."""
+_NUMBER_START = np.zeros(256, dtype=bool)
+_NUMBER_START[list(b"0123456789+-.")] = True
+_FIX = f"{LAYOUT}. Fix or remove that event."
 
 
 class Block(NamedTuple):
@@ -66,7 +112,14 @@ def split_block(block: Block, n: int) -> tuple[Block, Block]:
 
 
 def iterate_blocks(
-    path: Path, names: list[str] | None, rank: dict[str, int], limit: int | None = None
+    path: Path,
+    names: list[str] | None,
+    rank: dict[str, int],
+    limit: int | None = None,
+    *,
+    start: int = 0,
+    line: int = 1,
+    check: bool = False,
 ) -> Iterator[tuple[Block, list[str]]]:
     """Parse the events of ``path`` block by block (about 1 MB of text at a time).
 
@@ -75,19 +128,26 @@ def iterate_blocks(
         names: the weight ids to expect (``None``: take them from the first event).
         rank: position of each weight id in ``<initrwgt>`` (orders the first event's ids).
         limit: stop after this many events.
+        start: offset in the decompressed text just after ``</init>``, where events begin.
+        line: the line number at ``start`` (1-based), for the messages.
+        check: only check the events (every rule of the module docstring), for the pylhe
+            route: ``<weights>`` blocks are checked as numbers, named weights not returned.
 
     Yields:
         ``(block, names)``: the columns of the next events and the weight ids.
 
     Raises:
+        Damaged: the file breaks a rule (names the event and the line).
         Unsupported: the file needs the pylhe route (the message says why).
     """
-    n_done = 0
-    with _open(path) as fh:
-        buf = _skip_header(fh)
+    source = Input(path)
+    size = _BLOCK_BYTES // 8 if check else _BLOCK_BYTES  # check: beside pylhe, small memory
+    try:
+        source.skip(start)
+        buf = b""
         eof = False
-        while not eof and (limit is None or n_done < limit):
-            more = _read(fh, _BLOCK_BYTES)
+        while not eof and (limit is None or source.events < limit):
+            more = source.read(size)
             eof = not more
             buf += more
             cut = _after_last_event(buf)
@@ -95,17 +155,22 @@ def iterate_blocks(
                 if eof:
                     break
                 continue
-            block, names = _parse(buf[:cut], names, rank)
+            if limit is not None:
+                cut = _after_event(buf, cut, limit - source.events)
+            where = _Where(buf, line, source.events)
+            block, names, lines = _parse(buf[:cut], names, rank, where, check)
+            line += lines
             buf = buf[cut:]
-            if limit is not None and n_done + len(block) > limit:
-                block = split_block(block, limit - n_done)[0]
-            n_done += len(block)
+            if limit is not None and source.events + len(block) > limit:
+                block = split_block(block, limit - source.events)[0]
+            source.events += len(block)
             if len(block):
                 yield block, names
-        if limit is None or n_done < limit:
-            tail = buf + _read(fh, -1)
-            if b"<event" in tail or b"</LesHouchesEvents" not in tail:
-                raise Unsupported("the file ends inside an event or without its closing tag")
+        if limit is None or source.events < limit:
+            tail = buf + source.read(-1)
+            _check_tail(tail, _Where(tail, line, source.events))
+    finally:
+        source.close()
 
 
 def _after_last_event(buf: bytes) -> int:
@@ -123,55 +188,110 @@ def _after_last_event(buf: bytes) -> int:
     return -1
 
 
-def _open(path: Path) -> IO[bytes]:
-    with path.open("rb") as probe:
-        is_gzip = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if is_gzip else path.open("rb")  # type: ignore[return-value]
+def _after_event(buf: bytes, cut: int, k: int) -> int:
+    """Position after the ``k``-th ``</event>`` of ``buf[:cut]`` (``cut`` if fewer)."""
+    if buf.count(b"</event", 0, cut) <= k:
+        return cut
+    pos = 0
+    for _ in range(k):
+        pos = buf.find(b">", buf.find(b"</event", pos)) + 1
+    return pos
 
 
-def _read(fh: IO[bytes], size: int) -> bytes:
-    try:
-        return fh.read(size)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise Unsupported(f"the compressed stream is damaged ({exc})") from exc
+class _Where:
+    """Line numbers and line text of positions in a block, for the messages only."""
+
+    def __init__(self, buf: bytes, line: int, event: int) -> None:
+        self.buf, self.line, self.event = buf, line, event
+
+    def at(self, pos: int) -> tuple[int, str]:
+        start = self.buf.rfind(b"\n", 0, max(pos, 0)) + 1
+        end = self.buf.find(b"\n", pos)
+        text = self.buf[start : len(self.buf) if end < 0 else end]
+        number = self.line + self.buf.count(b"\n", 0, start)
+        return number, text.decode("utf-8", "replace").strip()[:120]
+
+    def damaged(
+        self,
+        what: str,
+        pos: int,
+        event: int | None,
+        *,
+        particle: int | None = None,
+        fix: str = _FIX,
+        schema: bool = False,
+    ) -> Damaged:
+        number, text = self.at(int(pos))
+        return Damaged(
+            what,
+            event=None if event is None else self.event + int(event),
+            particle=particle,
+            line=number,
+            text=text,
+            fix=fix,
+            schema=schema,
+        )
 
 
-def _skip_header(fh: IO[bytes]) -> bytes:
-    """Read past ``</init>``; return what follows it."""
-    buf = b""
-    while True:
-        more = _read(fh, _BLOCK_BYTES)
-        if not more:
-            raise Unsupported("no </init> tag")
-        buf += more
-        end = buf.find(b"</init>")
-        if end >= 0:
-            return buf[end + len(b"</init>") :]
+def _check_tail(tail: bytes, where: _Where) -> None:
+    """The text after the last complete event: whitespace up to ``</LesHouchesEvents>``."""
+    end = tail.find(b"</LesHouchesEvents")
+    body = COMMENT.sub(lambda m: b" " * len(m.group()), tail if end < 0 else tail[:end])
+    n = where.event
+    done = f"events 0 to {n - 1} are complete" if n else "no event is complete"
+    opened = re.search(rb"<event[\s>]", body)
+    if opened is not None:
+        if end < 0:
+            last, text = where.at(len(tail) - 1)
+            raise Damaged(
+                f"the file is cut off inside event {n} (it ends at line {last}: {text!r}; {done})",
+                fix=TRUNCATED,
+            )
+        raise where.damaged(
+            f"the event is not closed: no </event> before </LesHouchesEvents> ({done})",
+            opened.start(),
+            0,
+        )
+    if end < 0:
+        last, _ = where.at(len(tail) - 1)
+        raise Damaged(
+            f"the file ends at line {last} without the closing </LesHouchesEvents> tag ({done}; "
+            "an event may be missing)",
+            fix=TRUNCATED,
+        )
+    gap = _GAP.match(body)
+    if gap is not None and gap.end() != len(body):
+        raise where.damaged(
+            f"text after the last event (event {n - 1}) that belongs to no event",
+            gap.end(),
+            None,
+            fix="Remove the text or restore the event it came from.",
+        )
 
 
-def _parse(buf: bytes, names: list[str] | None, rank: dict[str, int]) -> tuple[Block, list[str]]:
-    """Parse every ``<event>`` of ``buf`` (which holds whole events only)."""
+def _parse(
+    buf: bytes, names: list[str] | None, rank: dict[str, int], where: _Where, check: bool
+) -> tuple[Block, list[str], int]:
+    """Parse every ``<event>`` of ``buf`` (which holds whole events only); also return
+    the number of line breaks in ``buf``."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     lt = np.flatnonzero(arr == _LT)
+    bang = lt[arr[np.minimum(lt + 1, len(arr) - 1)] == ord("!")]
+    if bang.size:
+        arr = _blank_comments(buf, arr, bang)
+        lt = np.flatnonzero(arr == _LT)
     starts = lt[_tag_at(arr, lt, b"<event")]
     closes = lt[_tag_at(arr, lt, b"</event")]
     n = len(starts)
-    if len(closes) != n or n == 0:
-        raise Unsupported(f"{n} <event> tags but {len(closes)} </event> tags in a block")
-    body = starts + len(b"<event>")  # where the tag has no attributes, else look
-    odd = np.flatnonzero(arr[np.minimum(body, len(arr)) - 1] != ord(">"))
-    for k in odd:
-        body[k] = buf.find(b">", int(starts[k])) + 1
-    if np.any(closes < body) or np.any(starts[1:] < closes[:-1]):
-        raise Unsupported("<event> and </event> tags are not nested in order")
-    if b"<eventgroup" in buf or b"<weights" in buf:
-        raise Unsupported("<eventgroup> or <weights> blocks")
+    _check_nesting(starts, closes, where)
+    body = _tag_end(buf, arr, lt, starts, len(b"<event>"), where)
+    after = _tag_end(buf, arr, lt, closes, len(b"</event>"), where)
+    _check_gaps(arr, np.append(0, after[:-1]), starts, where)
+    _check_tags(arr, lt, body, closes, where)
+    data = buf if not bang.size else arr.tobytes()  # comments blanked
+    if not check and b"<weights" in data:
+        raise Unsupported("<weights> blocks (weights by position)")
     text_end = lt[np.searchsorted(lt, body)]  # the first child element or </event>
-    bang = lt[np.flatnonzero(arr[lt[:-1] + 1] == ord("!"))]
-    if bang.size:
-        ev = np.searchsorted(body, bang, side="right") - 1
-        if np.any((ev >= 0) & (bang < closes[np.maximum(ev, 0)])):
-            raise Unsupported("an XML comment or CDATA section inside an event")
 
     # Tokens: runs of non-space characters in the text of each event.
     solid = _ranges(len(arr), body, text_end)
@@ -184,46 +304,274 @@ def _parse(buf: bytes, names: list[str] | None, rank: dict[str, int]) -> tuple[B
     first = np.zeros(len(tok) + 1, dtype=bool)
     first[0] = True
     first[np.searchsorted(tok, newline)] = True  # the first token after each line break
+    first[np.searchsorted(tok, body)] = True  # and of each event
     line_tok = np.flatnonzero(first[:-1])  # first token of each non-blank line
-    line = np.searchsorted(newline, tok[line_tok])  # and its line number
+    line_start = tok[line_tok]  # where each line's text starts
     line_len = np.diff(np.append(line_tok, len(tok)))
-    line_event = np.searchsorted(body, tok[line_tok], side="right") - 1
-    comment = arr[tok[line_tok]] == _HASH
+    line_event = np.searchsorted(body, line_start, side="right") - 1
     lead = np.ones(len(line_tok), dtype=bool)
     lead[1:] = line_event[1:] != line_event[:-1]  # the event-information line
     if not np.array_equal(line_event[lead], np.arange(n)):
-        raise Unsupported("an event without its information line")
+        k = int(np.flatnonzero(~np.isin(np.arange(n), line_event[lead]))[0])
+        raise where.damaged("the event has no information line (its text is empty)",
+                            starts[k], k)  # fmt: skip
+    head = arr[line_start]
+    comment = head == _HASH
     if np.any(comment & lead):
-        raise Unsupported("an event whose first line is a comment")
-    lines = np.bincount(line_event, minlength=n)
-    first_line = np.flatnonzero(lead)
-    spanned = line[first_line + lines - 1] - line[first_line]
-    if np.any(spanned != lines - 1):
-        raise Unsupported("a blank line inside an event")
-    particle = ~lead & ~comment
-    if np.any(line_len[lead] != 6) or np.any(line_len[particle] != 13):
-        raise Unsupported("an information line without 6 numbers or a particle line without 13")
+        k = int(np.flatnonzero(comment & lead)[0])
+        raise where.damaged("the first line of the event is a comment, not the information "
+                            "line", line_start[k], line_event[k])  # fmt: skip
+    numeric = _NUMBER_START[head]
+    particle = ~lead & ~comment & numeric
+    free = ~lead & ~comment & ~numeric
+    if free.any():
+        _check_free_text(free, particle, line_event, line_start, n, where)
+    bad = np.flatnonzero((lead & (line_len != 6)) | (particle & (line_len != 13)))
+    if bad.size:
+        k = int(bad[0])
+        size = int(line_len[k])
+        what = (
+            f"an information line with {size} entries instead of 6"
+            if lead[k]
+            else f"a particle line with {size} numbers instead of 13 "
+            f"(too {'few' if size < 13 else 'many'} columns)"
+        )
+        raise where.damaged(what, line_start[k], line_event[k])
 
-    if comment.any():
-        keep = np.repeat(~comment, line_len)
-        solid = _ranges(len(arr), tok[keep], tok_end[keep])
+    used = lead | particle
+    if not used.all():
+        keep = np.repeat(used, line_len)
         tok, tok_end = tok[keep], tok_end[keep]
-    values = _numbers(arr[solid], tok_end - tok)
-    is_lead = np.repeat(lead[~comment], line_len[~comment])
+        solid = _ranges(len(arr), tok, tok_end)
+    lengths = tok_end - tok
+    values = _numbers(arr[solid], lengths)
+    if values is None:
+        k = _first_bad_token(buf, tok, tok_end)
+        token = buf[tok[k] : tok_end[k]].decode("utf-8", "replace")
+        ev = int(np.searchsorted(body, tok[k], side="right") - 1)
+        raise where.damaged(f"{token!r} is not a plain decimal number", tok[k], ev)
+    is_lead = np.repeat(lead[used], line_len[used])
     info = values[is_lead].reshape(n, 6)
     rows = values[~is_lead].reshape(-1, 13)
     counts = np.bincount(line_event[particle], minlength=n).astype(np.int64)
     if not np.array_equal(info[:, 0], counts):
-        raise Unsupported("an event whose NUP differs from its number of particle lines")
-    weights, names = _weights(buf, body, closes, names, rank)
+        k = int(np.flatnonzero(info[:, 0] != counts)[0])
+        nup = float(info[k, 0])
+        shown = f"{int(nup)}" if nup.is_integer() else f"{nup:g}"
+        raise where.damaged(
+            f"declares NUP = {shown} particles but has {counts[k]} particle lines",
+            line_start[lead][k],
+            k,
+        )
+    weights, names = _weights(data, arr, lt, body, names, rank, where, check)
+    with np.errstate(invalid="ignore"):  # NaN, inf, 1e30: refused below, not warned about
+        whole = np.ascontiguousarray(rows[:, :6])
+        ints = whole.astype(np.int64)
+    # the common case in a few passes over contiguous arrays (strided ones cost 3x): every
+    # number within float32, the integer columns whole and below 2^31; else the details
+    quick = (
+        below(rows, FLOAT32_MAX, inclusive=True)
+        and below(info, FLOAT32_MAX, inclusive=True)
+        and below(weights, FLOAT32_MAX, inclusive=True)
+        and np.array_equal(ints, whole)
+        and below(ints, INT_LIMIT)
+        and float(info[:, 1].max()) < INT_LIMIT
+        and np.array_equal(np.trunc(info[:, 1]), info[:, 1])
+    )
+    problem = None
+    if not quick:
+        problem = first_bad_value(counts, rows[:, 6:13], rows[:, :6], info[:, 1:6], weights, names)
+    if problem is not None:
+        if problem.particle is None:
+            pos = line_start[lead][problem.event]
+        else:
+            pos = line_start[particle][int(counts[: problem.event].sum()) + problem.particle]
+        raise where.damaged(
+            problem.what,
+            pos,
+            problem.event,
+            particle=problem.particle,
+            fix="" if problem.schema else _FIX,
+            schema=problem.schema,
+        )
     block = Block(
         counts=counts,
         floats=np.ascontiguousarray(rows[:, 6:13]),
-        ints=rows[:, :6].astype(np.int64),
+        ints=ints,
         event=np.ascontiguousarray(info[:, 1:6]),
         weights=weights,
     )
-    return block, names
+    return block, names, len(newline)
+
+
+def _blank_comments(buf: bytes, arr: np.ndarray, bang: np.ndarray) -> np.ndarray:
+    """``arr`` with every XML comment turned into spaces (line breaks kept)."""
+    out = arr.copy()
+    done = 0
+    for pos in bang.tolist():
+        if pos < done:
+            continue  # inside the previous comment
+        if not buf.startswith(b"<!--", pos):
+            kind = "a CDATA section" if buf.startswith(b"<![CDATA[", pos) else "a <!...> tag"
+            raise Unsupported(f"{kind} among the events")
+        end = buf.find(b"-->", pos + 4)
+        if end < 0:
+            raise Unsupported("an XML comment that holds an </event> tag")
+        done = end + 3
+        seg = out[pos:done]
+        seg[seg != _NL] = 32
+    return out
+
+
+def _check_nesting(starts: np.ndarray, closes: np.ndarray, where: _Where) -> None:
+    """``<event>`` and ``</event>`` tags alternate, starting with an ``<event>``."""
+    n, m = len(starts), len(closes)
+    if n == m and np.all(starts < closes) and np.all(starts[1:] > closes[:-1]):
+        return
+    pos = np.concatenate([starts, closes])
+    opens = np.concatenate([np.ones(n, dtype=bool), np.zeros(m, dtype=bool)])
+    order = np.argsort(pos, kind="stable")
+    pos, opens = pos[order], opens[order]
+    expected = np.arange(len(pos)) % 2 == 0
+    wrong = np.flatnonzero(opens != expected)
+    if not wrong.size:  # the tags alternate, but the last <event> is not closed
+        raise where.damaged("the event is not closed: no </event> after it", pos[-1], n - 1)
+    k = int(wrong[0])
+    event = int(opens[:k].sum())
+    if opens[k]:
+        raise where.damaged(
+            "the event is not closed: the next <event> starts at this line before its </event>",
+            pos[k],
+            event - 1,
+        )
+    after = where.event + event - 1
+    before = f"after event {after}" if after >= 0 else "before any event"
+    raise where.damaged(
+        f"an </event> tag without its <event> ({before})",
+        pos[k],
+        None,
+    )
+
+
+def _tag_end(
+    buf: bytes, arr: np.ndarray, lt: np.ndarray, tags: np.ndarray, width: int, where: _Where
+) -> np.ndarray:
+    """Position just after the ``>`` of each tag in ``tags`` (``<event ...>``, ``</event>``),
+    which are ``width`` bytes long without attributes."""
+    end = tags + width
+    odd = np.flatnonzero(arr[np.minimum(end, len(arr)) - 1] != ord(">"))
+    for k in odd.tolist():
+        close = buf.find(b">", int(tags[k]))
+        following = np.searchsorted(lt, tags[k], side="right")
+        limit = int(lt[following]) if following < len(lt) else len(buf)
+        if close < 0 or close > limit:
+            raise where.damaged("an <event> or </event> tag without its '>'", tags[k], None)
+        end[k] = close + 1
+    return end
+
+
+def _check_tags(
+    arr: np.ndarray, lt: np.ndarray, body: np.ndarray, closes: np.ndarray, where: _Where
+) -> None:
+    """Every ``<`` opens a tag that a ``>`` closes before the next ``<``; inside an event
+    as many elements close as open, and the text after a closing tag is whitespace (or
+    ``#`` lines): a run of the file deleted would otherwise hide text up to the next tag,
+    or leave an event's particle lines inside or after an element of the previous event,
+    where no reader looks."""
+    if len(lt) == 2 * len(body):
+        return  # no tag but <event> and </event>, which _tag_end checks
+    gt = np.flatnonzero(arr == ord(">"))
+    following = np.searchsorted(gt, lt)
+    end = gt[np.minimum(following, len(gt) - 1)]
+    ok = following < len(gt)
+    ok[:-1] &= end[:-1] < lt[1:]
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        raise where.damaged(
+            "a tag that no '>' closes before the next tag (part of the file is missing?)",
+            lt[k],
+            int(np.searchsorted(body, lt[k], side="right") - 1),
+        )
+    event = np.searchsorted(body, lt, side="right") - 1
+    inside = (event >= 0) & (lt < closes[np.maximum(event, 0)])
+    second = arr[np.minimum(lt + 1, len(arr) - 1)]
+    close, empty = second == ord("/"), (arr[end - 1] == ord("/")) | (second == ord("?"))
+    opened = np.bincount(event[inside & ~close & ~empty], minlength=len(body))
+    closed = np.bincount(event[inside & close], minlength=len(body))
+    if not np.array_equal(opened, closed):
+        k = int(np.flatnonzero(opened != closed)[0])
+        first = int(lt[np.flatnonzero(inside & (event == k))[0]])
+        raise where.damaged(
+            "the elements of the event do not close as they open (an <x> without its </x>: "
+            "part of the file is missing?)",
+            first,
+            k,
+        )
+    closing = close | empty
+    tags = np.flatnonzero(inside & closing)  # each is followed by another tag in its event
+    lo, hi = end[tags] + 1, lt[tags + 1]
+    for k in _with_text(arr, lo, hi).tolist():
+        text = arr[lo[k] : hi[k]].tobytes()
+        lines = [line.strip() for line in text.split(b"\n")]
+        if any(line and not line.startswith(b"#") for line in lines):
+            skip = len(text) - len(text.lstrip())
+            raise where.damaged(
+                "text after a closing tag inside the event (an event's lines where no reader "
+                "looks: part of the file is missing?)",
+                lo[k] + skip,
+                int(event[tags[k]]),
+            )
+
+
+def _with_text(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Which spans ``[lo, hi)`` of ``arr`` may hold more than whitespace (all long ones)."""
+    width = 8
+    size = hi - lo
+    look = np.flatnonzero((size != 1) | (arr[np.minimum(lo, len(arr) - 1)] > 32))
+    if not look.size:  # the common case: one line break between tags
+        return look
+    lo, size = lo[look], size[look]
+    idx = np.minimum(lo[:, None] + np.arange(width), len(arr) - 1)
+    solid = (arr[idx] > 32) & (np.arange(width) < size[:, None])
+    return look[np.flatnonzero(solid.any(axis=1) | (size > width))]
+
+
+def _check_gaps(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray, where: _Where) -> None:
+    """Only whitespace (and ``<eventgroup>`` tags) between events."""
+    for k in _with_text(arr, lo, hi).tolist():
+        text = arr[lo[k] : hi[k]].tobytes()
+        gap = _GAP.match(text)
+        if gap is not None and gap.end() != len(text):
+            before = f"between event {where.event + k - 1} and event {where.event + k}"
+            raise where.damaged(
+                f"text outside any event ({before if k or where.event else 'before event 0'})",
+                lo[k] + gap.end(),
+                None,
+                fix="Remove the text or restore the event it came from.",
+            )
+
+
+def _check_free_text(
+    free: np.ndarray,
+    particle: np.ndarray,
+    line_event: np.ndarray,
+    line_start: np.ndarray,
+    n: int,
+    where: _Where,
+) -> None:
+    """Text lines (not ``#``, not starting like a number) only after the particle lines."""
+    index = np.arange(len(free))
+    last = np.full(n, -1)
+    np.maximum.at(last, line_event[particle], index[particle])
+    early = np.flatnonzero(free & (index < last[line_event]))
+    if early.size:
+        k = int(early[0])
+        raise where.damaged(
+            "a line that is neither a particle line (13 numbers) nor a comment (starting with "
+            "'#') before the last particle line",
+            line_start[k],
+            line_event[k],
+        )
 
 
 def _ranges(size: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -246,61 +594,129 @@ def _tag_at(arr: np.ndarray, lt: np.ndarray, tag: bytes) -> np.ndarray:
     return np.flatnonzero(match & ((after == ord(">")) | (after <= 32)))
 
 
-def _numbers(data: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def _numbers(data: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
     """Parse the tokens laid end to end in ``data`` (``lengths`` bytes each) as float64.
 
     Arrow's string-to-double cast (the ``fast_float`` algorithm) rounds correctly, so the
-    result is bitwise what Python's ``float()`` gives, as pylhe uses.
+    result is bitwise what Python's ``float()`` gives, as pylhe uses; it takes ASCII
+    decimals only (and ``nan``/``inf``, refused later as values). None when a token is
+    not a number.
     """
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     strings = pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
     try:
         values = pc.cast(strings, pa.float64())
-    except pa.ArrowInvalid as exc:
-        raise Unsupported(f"a token that is not a number ({exc})") from None
+    except pa.ArrowInvalid:
+        return None
     return values.to_numpy(zero_copy_only=False)
 
 
+_PLAIN = re.compile(PLAIN_NUMBER.pattern + rb"|[+-]?(?i:nan|inf|infinity)")
+
+
+def _first_bad_token(buf: bytes, tok: np.ndarray, tok_end: np.ndarray) -> int:
+    """Index of the first token that is not a plain ASCII number (error path only)."""
+    for k, (a, b) in enumerate(zip(tok.tolist(), tok_end.tolist(), strict=True)):
+        if not _PLAIN.fullmatch(buf, a, b):
+            return k
+    return 0
+
+
 def _weights(
-    buf: bytes,
+    data: bytes,
+    arr: np.ndarray,
+    lt: np.ndarray,
     body: np.ndarray,
-    closes: np.ndarray,
     names: list[str] | None,
     rank: dict[str, int],
+    where: _Where,
+    check: bool,
 ) -> tuple[np.ndarray, list[str]]:
     """The ``<rwgt><wgt id=...>`` weights as an [n, W] array in ``names`` order."""
     n = len(body)
-    found = [(m.start(), m.group(2).decode(), m.group(3)) for m in _WGT.finditer(buf)]
-    if names is None:
-        end = int(closes[0])
-        ids = [w[1] for w in found if w[0] < end]
-        names = sorted(ids, key=lambda k: rank.get(k, len(rank)))
-        if len(set(ids)) != len(ids):
-            raise Unsupported("a weight id repeated within an event")
-    width = len(names)
-    if not found:
-        if width:
-            raise Unsupported("events without the named weights of the first event")
-        return np.zeros((n, 0)), names
-    pos = np.fromiter((w[0] for w in found), dtype=np.int64, count=len(found))
+    some = b"<wgt" in data  # a fast look first: many files have no named weights
+    found = _WGT.findall(data) if some else []  # (quote, id, value) of each <wgt>
+    pos = lt[_tag_at(arr, lt, b"<wgt")] if some else np.zeros(0, dtype=np.int64)
+    if len(found) != len(pos):
+        if check:
+            return np.zeros((n, 0)), names or []
+        raise Unsupported("a <wgt> tag with other attributes than id")
     event = np.searchsorted(body, pos, side="right") - 1
-    if np.any(event < 0) or np.any(pos > closes[event]) or len(found) != n * width:
-        raise Unsupported("named weights outside events, or a different number per event")
-    if np.any(event != np.repeat(np.arange(n), width)):
-        raise Unsupported("a different number of named weights per event")
-    column = {k: j for j, k in enumerate(names)}
-    order = np.fromiter((column.get(w[1], -1) for w in found), dtype=np.int64, count=len(found))
+    texts = [f[2] for f in found]
+    if check:  # pylhe reads the <weights> blocks: their numbers are checked here
+        blocks = list(_WEIGHTS.finditer(data))
+        at = np.array([m.start() for m in blocks], dtype=np.int64)
+        in_event = np.searchsorted(body, at, side="right") - 1
+        _check_numbers([m.group(1) for m in blocks], at, in_event, where, "<weights>")
+    ids = [f[1] for f in found]
+    if names is None:
+        first = ids[: int(np.searchsorted(event, 1))]
+        try:
+            decoded = [w.decode() for w in first]
+        except UnicodeDecodeError:
+            raise where.damaged("a weight id that is not UTF-8 text", body[0], 0) from None
+        names = sorted(decoded, key=lambda k: rank.get(k, len(rank)))
+        if len(set(first)) != len(first):
+            raise where.damaged("a weight id repeated within the event", body[0], 0)
+    width = len(names)
+    per_event = np.bincount(event, minlength=n) if len(found) else np.zeros(n, dtype=np.int64)
+    if np.any(per_event != width):
+        k = int(np.flatnonzero(per_event != width)[0])
+        raise where.damaged(
+            f"the event has {per_event[k]} named weights (<wgt>), the first event of the file "
+            f"{width}. Every event must carry the same named weights",
+            body[k],
+            k,
+        )
+    if not width:
+        return np.zeros((n, 0)), names
+    column = {k.encode(): j for j, k in enumerate(names)}
+    order = np.fromiter((column.get(w, -1) for w in ids), dtype=np.int64, count=len(found))
     order = order.reshape(n, width)
-    if np.any(np.sort(order, axis=1) != np.arange(width)):
-        raise Unsupported("events whose weight ids differ from the first event's")
-    text = np.frombuffer(b" ".join(w[2].strip() or b"?" for w in found), dtype=np.uint8)
-    solid = (text > 32).view(np.int8)
-    edge = np.diff(solid, prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    if len(starts) != len(found):
-        raise Unsupported("a <wgt> element that does not hold one number")
-    values = _numbers(text[solid.view(bool)], ends - starts).reshape(n, width)
+    wrong = np.flatnonzero(np.any(np.sort(order, axis=1) != np.arange(width), axis=1))
+    if wrong.size:
+        k = int(wrong[0])
+        have = {w.decode("utf-8", "replace") for w in ids[k * width : (k + 1) * width]}
+        raise where.damaged(
+            f"the event's weight ids differ from the first event's (missing "
+            f"{sorted(set(names) - have)[:5]}, extra {sorted(have - set(names))[:5]})",
+            body[k],
+            k,
+            fix="Every event of a file must carry the same named weights: fix the file or "
+            "regenerate it with one weight set.",
+        )
+    values = _check_numbers(texts, pos, event, where, "<wgt>").reshape(n, width)
+    if check:
+        return np.zeros((n, 0)), names
     out = np.empty((n, width))
     np.put_along_axis(out, order, values, axis=1)
     return out, names
+
+
+def _check_numbers(
+    texts: list[bytes], pos: np.ndarray, event: np.ndarray, where: _Where, tag: str
+) -> np.ndarray:
+    """The numbers in ``texts`` (the content of the elements at ``pos``): one per element
+    for ``<wgt>``, any number for ``<weights>``; a damaged number raises."""
+    if not texts:
+        return np.zeros(0)
+    arr = np.frombuffer(b" ".join(texts), dtype=np.uint8)
+    solid = (arr > 32).view(np.int8)
+    edge = np.diff(solid, prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    one = tag == "<wgt>"
+    values = _numbers(arr[solid.view(bool)], ends - starts)
+    if values is None or (one and len(starts) != len(texts)):
+        for k, text in enumerate(texts):
+            parts = text.split()
+            if (one and len(parts) != 1) or not all(_PLAIN.fullmatch(p) for p in parts):
+                shown = text.strip().decode("utf-8", "replace")[:60]
+                raise where.damaged(
+                    f"a {tag} element that does not hold {'one number' if one else 'numbers'} "
+                    f"({shown!r})",
+                    pos[k],
+                    event[k],
+                )
+        raise where.damaged(f"a damaged {tag} element", pos[0], event[0])
+    return values
