@@ -125,13 +125,7 @@ _KNOWN_DISCREPANCIES = {
 # pp with noise passes for a reason that is not the physics: the noise (3 % of each
 # feature's spread, 13 GeV on the muon energies) raises every dimension estimate of the
 # narrow-Z sample by about 0.3; test_noise_raises_pp_dimension checks that instead.
-# Breit-Wigner widths of 10 % and 30 %: the ledger calls the pair mass broken (relative
-# width 0.13 and 0.32 > 0.1), so the target is d = 4, but at beta = 0.1 the model does not
-# resolve the mass (its thickness in standardised features, 0.05 and 0.11, lies below the
-# decoder noise sqrt(beta/2) = 0.22): at full size the latent dimension reads 3.08 and
-# 3.01 and the verdict is inconsistent; at the quick size it reads 3.5-3.6, on the edge of
-# the tolerance, so it is no test of either.
-_NOT_A_VERDICT = {"pp_mumu_noise", "bw_10pct", "bw_30pct"}
+_NOT_A_VERDICT = {"pp_mumu_noise"}
 
 
 @pytest.mark.parametrize(
@@ -163,9 +157,15 @@ def test_narrow_resonances_are_named_unresolved(rows) -> None:
         assert not c["resolved"], name
         assert c["thickness_latent"] < row.resolution["read_scale"], name
         assert "unresolved" in row.verdict_text
-    # the ledger calls a Breit-Wigner of 10 % or more broken: no prediction, d is the target
-    assert rows["bw_30pct"].d_approx == rows["bw_30pct"].d == 4
-    assert math.isnan(rows["bw_30pct"].predicted)
+    # the ledger calls a Breit-Wigner of 10 % or more broken (relative width > 0.1), but
+    # its thickness lies below the decoder noise sqrt(beta/2) = 0.22: a shell for the model
+    for name in ("bw_10pct", "bw_30pct"):
+        row = rows[name]
+        assert row.d_approx == row.d == 4, name
+        (c,) = row.resolution["constraints"]
+        assert c["kind"] == "broken", name
+        assert c["thickness"] < row.resolution["resolution_limit"], name
+        assert row.resolution["d_approx"] == 3, name
 
 
 def test_pca_overestimates_curved_manifolds(rows) -> None:

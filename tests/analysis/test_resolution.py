@@ -20,7 +20,7 @@ from latentsym.analysis.resolution import (
 from latentsym.analysis.verdict import verdict
 from latentsym.errors import ConfigError, SchemaError
 from latentsym.physics.constraints import dimension_ledger
-from latentsym.physics.thickness import ConstraintGeometry, constraint_geometry
+from latentsym.physics.thickness import ConstraintGeometry, ShellCandidates, constraint_geometry
 
 
 def _slab(thickness: float, n: int = 8000) -> tuple[np.ndarray, ConstraintGeometry]:
@@ -31,19 +31,31 @@ def _slab(thickness: float, n: int = 8000) -> tuple[np.ndarray, ConstraintGeomet
     spread = np.subtract(*np.percentile(c, [75, 25])) / 1.349
     alpha = thickness / spread
     probes = np.arange(2000)
+    per_unit = np.full((len(probes), 1, 1), alpha)
     geo = ConstraintGeometry(
         names=("c",),
+        kinds=("approximate",),
         widths=np.array([0.03]),
         values=c[:, None],
         spread=np.array([spread]),
         probes=probes,
-        per_unit=np.full((len(probes), 1, 1), alpha),
+        per_unit=per_unit,
         thickness=np.array([thickness]),
         d=4,
         d_approx=3,
         scale=np.ones(1),
         nn_distance=0.05,
         n_events=n,
+        candidates=ShellCandidates(
+            names=("c",),
+            kinds=("approximate",),
+            widths=np.array([0.03]),
+            values=c[:, None],
+            spread=np.array([spread]),
+            tangent=1.0 / per_unit.transpose(0, 2, 1),
+            single=np.array([thickness]),
+            d_approx=3,
+        ),
     )
     return np.c_[sheet, (c - 1.0) * alpha], geo
 
@@ -134,8 +146,34 @@ def test_verdict_against_the_prediction() -> None:
     assert "All 4 latent directions are relevant" in full.text
     assert "All 4" not in verdict(4, 4, 6, res.predicted + 0.6, 3, resolution=res).text
     assert "All" not in verdict(4, 4, 6, res.predicted, 3, resolution=res, latent_dim=4).text
-    # exact-only: the resolution is ignored, d is the target
-    assert verdict(3, 2, 3, 2.1, 2, resolution=res).consistent
+    # exact-only: the resolution closes nothing, d is the target
+    ee = toys.ee_to_mumu(2000)
+    ee_led = dimension_ledger(ee, toys.MUON_PAIR)
+    exact_res = resolution(constraint_geometry(ee, toys.MUON_PAIR, ee_led), 1, 2, 0.1)
+    assert verdict(3, 2, 3, 2.1, 2, resolution=exact_res).consistent
+    assert not verdict(3, 2, 3, 2.6, 2, resolution=exact_res).consistent
+
+
+def test_a_wide_breit_wigner_is_a_shell_below_the_model_resolution() -> None:
+    """At Gamma/M = 30 % the ledger calls the pair mass broken, but its thickness in
+    standardised features (about 0.1) lies below the decoder noise of beta = 0.1 (0.22):
+    for that model it is a shell; for beta = 0.001 (noise 0.022) it is not."""
+    p = toys.resonance_decay(4000, 0.3, seed=1)
+    led = dimension_ledger(p, toys.LEPTON_PAIR)
+    assert led.kind_of("m2(e+,e-)") == "broken"
+    assert (led.manifold_dim, led.manifold_dim_approx) == (4, 4)
+    geo = constraint_geometry(p, toys.LEPTON_PAIR, led)
+    assert geo.n_constraints == 0
+    coarse = geo.at_resolution((0.1 / 2) ** 0.5)
+    assert coarse.names == ("m2(e+,e-)",)
+    assert coarse.kinds == ("broken",)
+    assert (coarse.d, coarse.d_approx) == (4, 3)
+    assert 0.05 < float(coarse.thickness[0]) < 0.2
+    assert geo.at_resolution((0.001 / 2) ** 0.5).n_constraints == 0
+    res = resolution(coarse, 1, 2, 0.2)
+    assert "a wide pair mass (relative width 0.3" in " ".join(res.sentences())
+    with pytest.raises(ConfigError, match="limit"):
+        geo.at_resolution(0.0)
 
 
 def test_labels_and_bad_inputs() -> None:

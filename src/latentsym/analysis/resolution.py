@@ -230,6 +230,8 @@ class ConstraintResolution:
 
     Attributes:
         name: the ledger's name (``"m2(mu+,mu-)"``).
+        kind: the ledger's kind: ``"approximate"``, or ``"broken"`` for a pair mass whose
+            relative width is large but whose thickness lies below the model's resolution.
         relative_width: the ledger's robust relative width.
         thickness: median thickness in standardised features.
         thickness_latent: the same in latent units (NaN when read on the features).
@@ -237,6 +239,7 @@ class ConstraintResolution:
     """
 
     name: str
+    kind: str
     relative_width: float
     thickness: float
     thickness_latent: float
@@ -262,6 +265,8 @@ class Resolution:
             distance of a ``d_approx``-dimensional sample falls as ``N^(-1/d_approx)``).
         nn_distance: the data's median nearest-neighbour distance (standardised).
         n_events: events of the sample.
+        resolution_limit: the model's resolution in standardised features, ``sqrt(beta /
+            2)``, that the broken pair masses were compared with (NaN when not given).
     """
 
     space: str
@@ -276,6 +281,7 @@ class Resolution:
     events_to_resolve: float
     nn_distance: float
     n_events: int
+    resolution_limit: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (non-finite numbers become ``None``)."""
@@ -286,7 +292,17 @@ class Resolution:
         out = []
         for c in self.constraints:
             t = c.thickness_latent if self.space == "latent" else c.thickness
-            what = "a narrow resonance" if c.name.startswith("m2(") else "an approximate constraint"
+            if c.kind == "broken":
+                what = (
+                    f"a wide pair mass (relative width {c.relative_width:.2g}) but a thin "
+                    f"shell for this model (thickness {c.thickness:.2g} in standardised "
+                    f"features, below its resolution sqrt(beta/2) = "
+                    f"{self.resolution_limit:.2g})"
+                )
+            elif c.name.startswith("m2("):
+                what = "a narrow resonance"
+            else:
+                what = "an approximate constraint"
             state = "resolved" if c.resolved else "unresolved"
             out.append(
                 f"{constraint_label(c.name)} is {what}: thickness {t:.2g}, read scale "
@@ -344,7 +360,8 @@ def resolution(
         t_l = float(thick_latent[j])
         reading = t_l if latent is not None else t
         width = float(geometry.widths[j])
-        rows.append(ConstraintResolution(name, width, t, t_l, reading > scale))
+        kind = geometry.kinds[j]
+        rows.append(ConstraintResolution(name, kind, width, t, t_l, reading > scale))
     thinnest = min((r.thickness for r in rows), default=math.nan)
     beta = 2.0 * thinnest**2
     events = geometry.n_events * (geometry.nn_distance / thinnest) ** max(geometry.d_approx, 1)
@@ -361,6 +378,7 @@ def resolution(
         events_to_resolve=float(events) if rows else math.nan,
         nn_distance=geometry.nn_distance,
         n_events=geometry.n_events,
+        resolution_limit=geometry.resolution_limit,
     )
 
 

@@ -114,7 +114,9 @@ def read_latents(
         id_points: the dimension estimate uses at most this many encoded events.
         geometry: the approximate constraints of the same events
             (:func:`latentsym.physics.thickness.constraint_geometry`): the reading then
-            carries the dimension predicted at its read scale.
+            carries the dimension predicted at its read scale, with the broken pair masses
+            thinner than the model's resolution ``sqrt(beta / 2)`` as shells too
+            (:meth:`~latentsym.physics.thickness.ConstraintGeometry.at_resolution`).
 
     Returns:
         A :class:`LatentReading`.
@@ -146,9 +148,10 @@ def read_latents(
     ld = latent_dimension(mu, sigma, dims, max_points=id_points, seed=seed) if dims else None
     spectrum = sorted((float(d.R) for d in rel.directions), reverse=True)
     res = None
-    if ld is not None and geometry is not None and geometry.n_constraints:
-        latent = latent_per_unit(trained, np.asarray(values), geometry, dims)
-        res = resolution(geometry, ld.n1, ld.n2, ld.read_scale, latent=latent, seed=seed)
+    shells = geometry.at_resolution(math.sqrt(cfg.beta / 2.0)) if geometry is not None else None
+    if ld is not None and shells is not None and shells.n_constraints:
+        latent = latent_per_unit(trained, np.asarray(values), shells, dims)
+        res = resolution(shells, ld.n1, ld.n2, ld.read_scale, latent=latent, seed=seed)
     return LatentReading(
         rel.n_relevant,
         tuple(spectrum),

@@ -73,8 +73,9 @@ def verdict(
             (None or NaN when it could not be measured, e.g. k = 0).
         d_approx: manifold dimension counting approximate constraints too, if any.
         resolution: the dimension predicted at the scale where ``latent_id`` was read
-            (:func:`latentsym.analysis.resolution.resolution`); used when ``d_approx``
-            differs from ``d``.
+            (:func:`latentsym.analysis.resolution.resolution`); used when its shells (the
+            approximate constraints, and broken pair masses thinner than the model's
+            resolution) close at least one direction.
         latent_dim: the model's number of latent directions L; when every one of them is
             relevant and the reading fails, the text says the latent space may be too
             small.
@@ -91,8 +92,7 @@ def verdict(
     for name, value in (("k", k), ("d", d), ("r", r), ("d_approx", d_approx)):
         _check_count(name, value)
     _check_count("latent_dim", latent_dim)
-    has_approx = d_approx is not None and d_approx != d
-    if resolution is not None and has_approx:
+    if resolution is not None and resolution.d_approx != resolution.d:
         out = _against_prediction(k, d, r, latent_id, resolution)
     else:
         out = _against_d(k, d, r, latent_id, d_approx)

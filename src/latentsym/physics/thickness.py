@@ -30,8 +30,9 @@ encoder's Jacobian it gives the same displacement in latent units
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -41,10 +42,39 @@ from latentsym.errors import ConfigError, SchemaError
 from latentsym.features.representations import get_representation
 from latentsym.physics.constraints import Ledger, candidate_constraints, constraint_gradients
 
-__all__ = ["ConstraintGeometry", "constraint_geometry"]
+__all__ = ["ConstraintGeometry", "ShellCandidates", "constraint_geometry"]
 
 _IQR_TO_SIGMA = 1.349
 _NN_POINTS = 200_000
+
+
+@dataclass(frozen=True, eq=False)
+class ShellCandidates:
+    """Every constraint that can be a thin shell: the approximate ones of the ledger and
+    the pair masses it calls broken (a wide relative width can still be a thin shell in
+    the metric of the model: a narrow peak on a wide continuum, or a wide Breit-Wigner
+    in a strongly boosted sample).
+
+    Attributes:
+        names, kinds: the constraints and their ledger kind (``"approximate"``,
+            ``"broken"``).
+        widths: ``[C]`` their robust relative widths.
+        values: ``[N, C]`` their values on every event.
+        spread: ``[C]`` robust spreads ``IQR / 1.349``.
+        tangent: ``[P, C, F]`` their gradients in standardised features along the exact
+            manifold, at the probes.
+        single: ``[C]`` each one's own thickness, ``median(spread / |tangent|)``.
+        d_approx: the ledger's ``manifold_dim_approx`` (exact and approximate closed).
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    widths: np.ndarray
+    values: np.ndarray
+    spread: np.ndarray
+    tangent: np.ndarray
+    single: np.ndarray
+    d_approx: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +82,10 @@ class ConstraintGeometry:
     """The approximate constraints of a sample, event by event, in standardised features.
 
     Attributes:
-        names: the approximate constraints of the ledger (``"m2(mu+,mu-)"``), in order.
+        names: the constraints treated as thin shells (``"m2(mu+,mu-)"``), in order: the
+            ledger's approximate ones and, after :meth:`at_resolution`, the broken pair
+            masses thinner than the model's resolution.
+        kinds: their ledger kind, ``"approximate"`` or ``"broken"``.
         widths: ``[C]`` their robust relative widths (the ledger's ``width``).
         values: ``[N, C]`` their values on every event.
         spread: ``[C]`` robust spreads ``IQR / 1.349`` (units of the constraint).
@@ -60,17 +93,22 @@ class ConstraintGeometry:
         per_unit: ``[P, F, C]`` displacement in standardised features per unit change of
             each constraint, within the exact manifold, at the probes.
         thickness: ``[C]`` median over the probes of ``spread / |P grad_z c|``.
-        d, d_approx: the ledger's manifold dimensions (without and with the approximate
-            constraints).
+        d, d_approx: the manifold dimension of the exact constraints, and with these
+            shells closed too (the ledger's ``manifold_dim_approx`` when every one is
+            approximate).
         scale: ``[F]`` the standardisation of the features ``per_unit`` is in.
         nn_distance: median nearest-neighbour distance of the standardised features over
             the N events, the finest scale the data resolves (above 200,000 events it is
             measured on a seeded subsample of 200,000 and scaled by ``(200000 / N)^(1 /
             d_approx)``, as the distance falls on a ``d_approx``-dimensional sample).
         n_events: N.
+        candidates: every constraint that can be a shell (:class:`ShellCandidates`).
+        resolution_limit: the model resolution the broken pair masses were compared with
+            (NaN before :meth:`at_resolution`).
     """
 
     names: tuple[str, ...]
+    kinds: tuple[str, ...]
     widths: np.ndarray
     values: np.ndarray
     spread: np.ndarray
@@ -82,6 +120,8 @@ class ConstraintGeometry:
     scale: np.ndarray
     nn_distance: float
     n_events: int
+    candidates: ShellCandidates
+    resolution_limit: float = float("nan")
 
     @property
     def n_constraints(self) -> int:
@@ -106,6 +146,29 @@ class ConstraintGeometry:
                 f"{self.per_unit.shape[1]}] at the probes, got shape {jac.shape}"
             )
         return np.einsum("pkf,pfc->pkc", jac, self.per_unit)
+
+    def at_resolution(self, limit: float) -> ConstraintGeometry:
+        """The same sample for a model of resolution ``limit`` in standardised features
+        (the decoder noise ``sqrt(beta / 2)``): the approximate constraints plus every
+        broken pair mass whose own thickness lies below ``limit``. Such a pair mass is as
+        thin as a narrow resonance for that model: its direction cannot be opened by it.
+
+        Example:
+            >>> from latentsym.toys import resonance_decay
+            >>> from latentsym.physics.constraints import dimension_ledger
+            >>> p = resonance_decay(4000, 0.3)
+            >>> geo = constraint_geometry(p, ["e+", "e-"], dimension_ledger(p, ["e+", "e-"]))
+            >>> geo.names, geo.at_resolution(0.22).names, geo.at_resolution(0.01).names
+            ((), ('m2(e+,e-)',), ())
+        """
+        if not (math.isfinite(limit) and limit > 0):
+            raise ConfigError(f"at_resolution: limit must be positive, got {limit!r}")
+        c = self.candidates
+        keep = [
+            k == "approximate" or (k == "broken" and t < limit)
+            for k, t in zip(c.kinds, c.single, strict=True)
+        ]
+        return replace(_select(self, np.array(keep, dtype=bool)), resolution_limit=float(limit))
 
     def thickness_of(self, per_unit: np.ndarray) -> np.ndarray:
         """``[C]`` thickness in the units of ``per_unit`` ``[P, D, C]``: the median over the
@@ -186,24 +249,26 @@ def constraint_geometry(
     nn = _nn_distance(z[:, ~constant], ledger.manifold_dim_approx, seed)
     by_name = {c.name: c for c in candidate_constraints(particle_names)}
     approx_results = [c for c in ledger.constraints if c.kind == "approximate"]
-    approx = [by_name[c.name] for c in approx_results]
     exact = [by_name[c.name] for c in ledger.constraints if c.kind == "exact" and c.name in by_name]
-    n_c = len(approx)
-    if n_c == 0:
-        empty = np.zeros(0)
-        return ConstraintGeometry(
-            (), empty, np.zeros((len(p), 0)), empty, np.zeros(0, dtype=np.int64),
-            np.zeros((0, x.shape[1], 0)), empty, ledger.manifold_dim,
-            ledger.manifold_dim_approx, sc, nn, len(p),
-        )  # fmt: skip
-    with torch.no_grad():
-        values = torch.stack([c.fn(torch.from_numpy(p)) for c in approx], dim=-1).numpy()
-    q25, q75 = np.percentile(values, [25, 75], axis=0)
-    spread = (q75 - q25) / _IQR_TO_SIGMA
+    cand_results = approx_results + [
+        c
+        for c in ledger.constraints
+        if c.kind == "broken" and c.family == "mass2" and len(by_name[c.name].particles) > 1
+    ]
+    cand = [by_name[c.name] for c in cand_results]
+    n_c = len(cand)
     rng = np.random.default_rng(seed)
     probes = np.sort(rng.choice(len(p), size=min(n_probes, len(p)), replace=False))
+    with torch.no_grad():
+        values = (
+            torch.stack([c.fn(torch.from_numpy(p)) for c in cand], dim=-1).numpy()
+            if cand
+            else np.zeros((len(p), 0))
+        )
+    q25, q75 = np.percentile(values, [25, 75], axis=0) if cand else (np.zeros(0), np.zeros(0))
+    spread = (q75 - q25) / _IQR_TO_SIGMA
     at = feats[probes]
-    grads = constraint_gradients(at, rep, approx + exact).numpy() * sc  # d c / d z
+    grads = constraint_gradients(at, rep, cand + exact).numpy() * sc  # d c / d z
     rows = [grads[:, n_c:]]
     if constant.any():  # a constant feature is an exact constraint along its own axis
         eye = np.eye(x.shape[1])[constant]
@@ -214,19 +279,56 @@ def constraint_geometry(
     basis = basis * keep[:, None, :]
     g = grads[:, :n_c]  # [P, C, F]
     g_tangent = g - np.einsum("pfk,pck->pcf", basis, np.einsum("pfk,pcf->pck", basis, g))
-    per_unit = np.linalg.pinv(g_tangent)  # [P, F, C]
-    thickness = np.median(spread * np.linalg.norm(per_unit, axis=1), axis=0)
-    return ConstraintGeometry(
-        names=tuple(c.name for c in approx),
-        widths=np.array([c.width for c in approx_results]),
+    norms = np.maximum(np.linalg.norm(g_tangent, axis=2), np.finfo(float).tiny)
+    candidates = ShellCandidates(
+        names=tuple(c.name for c in cand_results),
+        kinds=tuple(c.kind for c in cand_results),
+        widths=np.array([c.width for c in cand_results]),
         values=values,
         spread=spread,
-        probes=probes,
-        per_unit=per_unit,
-        thickness=thickness,
-        d=ledger.manifold_dim,
+        tangent=g_tangent,
+        single=np.median(spread / norms, axis=0) if cand else np.zeros(0),
         d_approx=ledger.manifold_dim_approx,
-        scale=sc,
-        nn_distance=nn,
-        n_events=len(p),
+    )
+    empty = np.zeros(0)
+    whole = ConstraintGeometry(
+        names=(), kinds=(), widths=empty, values=np.zeros((len(p), 0)), spread=empty,
+        probes=probes, per_unit=np.zeros((len(probes), x.shape[1], 0)), thickness=empty,
+        d=ledger.manifold_dim, d_approx=ledger.manifold_dim_approx, scale=sc,
+        nn_distance=nn, n_events=len(p), candidates=candidates,
+    )  # fmt: skip
+    return _select(whole, np.array([k == "approximate" for k in candidates.kinds], dtype=bool))
+
+
+def _rank(rows: np.ndarray) -> np.ndarray:
+    """Rank of ``[P, C, F]`` row sets, per probe (relative tolerance 1e-9)."""
+    if rows.shape[1] == 0:
+        return np.zeros(len(rows), dtype=int)
+    sv = np.linalg.svd(rows, compute_uv=False)
+    return (sv > 1e-9 * np.maximum(sv[:, :1], np.finfo(float).tiny)).sum(axis=1)
+
+
+def _select(geometry: ConstraintGeometry, keep: np.ndarray) -> ConstraintGeometry:
+    """The geometry of the candidate shells in ``keep``."""
+    c = geometry.candidates
+    idx = np.flatnonzero(keep)
+    tangent = c.tangent[:, idx]
+    per_unit = (
+        np.linalg.pinv(tangent) if len(idx) else np.zeros((len(tangent), c.tangent.shape[2], 0))
+    )
+    approx = np.array([c.kinds[i] == "approximate" for i in idx], dtype=bool)
+    # the broken pair masses close directions the approximate ones leave open
+    closed = int(np.median(_rank(tangent) - _rank(tangent[:, approx]))) if len(idx) else 0
+    return replace(
+        geometry,
+        names=tuple(c.names[i] for i in idx),
+        kinds=tuple(c.kinds[i] for i in idx),
+        widths=c.widths[idx],
+        values=c.values[:, idx],
+        spread=c.spread[idx],
+        per_unit=per_unit,
+        thickness=np.median(c.spread[idx] * np.linalg.norm(per_unit, axis=1), axis=0)
+        if len(idx)
+        else np.zeros(0),
+        d_approx=c.d_approx - closed,
     )
