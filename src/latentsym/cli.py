@@ -84,6 +84,38 @@ def _add_read_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--branches", metavar="MAP", help=_BRANCHES_HELP)
 
 
+def _add_threads_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for training (default: OMP_NUM_THREADS when set, else chosen from "
+        "the cores other work leaves free and re-checked while training); a set count "
+        "reproduces a run bit for bit",
+    )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command, with ``--threads`` (where it has one) for every training in it."""
+    if getattr(args, "threads", None) is None:
+        return int(args.func(args))
+    from latentsym.models.threads import training_threads
+
+    with training_threads(args.threads):
+        return int(args.func(args))
+
+
+def _add_inclusive_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--inclusive",
+        action="store_true",
+        help="with --topology: keep events that have at least these particles among the "
+        "final-state (status 1) ones, take the highest-energy one of each named id and "
+        "ignore the rest (showered or radiating events)",
+    )
+
+
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The network and training options; None leaves the library's default
     (:class:`latentsym.models.Architecture`, :class:`latentsym.models.TrainConfig`)."""
@@ -126,6 +158,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.out,
         RunOptions(
             topology=args.topology,
+            inclusive=args.inclusive,
             representation=args.features or "cartesian",
             arch=_arch(args),
             train=_train(args),
@@ -148,7 +181,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     exp, inp, feat = summary.expected, summary.input, summary.features
     print(
-        f"{inp.topology}: {inp.n_events_used} events, "
+        f"{inp.topology}{' (inclusive)' if args.inclusive else ''}: {inp.n_events_used} events, "
         f"{len(feat.names)} {feat.representation} features"
     )
     print(
@@ -192,6 +225,7 @@ def _run_invariant(args: argparse.Namespace) -> int:
             ("--mechanism", args.mechanism),
             ("--mechanism-particle", args.mechanism_particle),
             ("--dask", args.dask),
+            ("--inclusive", args.inclusive),
         )
         if on
     ]
@@ -271,6 +305,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         args.out,
         ScanOptions(
             topology=args.topology,
+            inclusive=args.inclusive,
             representation=args.features,
             betas=tuple(_floats(args.betas)),
             seeds=tuple(int(s) for s in args.seeds.split(",") if s),
@@ -366,7 +401,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"latentsym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("inspect", help="summarise event files (LHE, LHE.gz, ROOT)")
+    p = sub.add_parser("inspect", help="summarise event files (LHE, LHE.gz, HepMC3, ROOT)")
     p.add_argument("files", nargs="+", help="event files")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--max-events", type=int, default=None, help="read at most N events")
@@ -455,6 +490,8 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print k, the latent dimension and the verdict as JSON"
     )
     _add_read_arguments(p)
+    _add_threads_argument(p)
+    _add_inclusive_argument(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("scan", help="relevant count against beta and seeds, with plateau detection")
@@ -474,6 +511,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_read_arguments(p)
+    _add_threads_argument(p)
+    _add_inclusive_argument(p)
     p.set_defaults(func=_cmd_scan)
 
     p = sub.add_parser("benchmark", help="the analysis on data sets whose answer is known")
@@ -487,6 +526,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=None, help="write the rows as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_threads_argument(p)
     p.set_defaults(func=_cmd_benchmark)
 
     p = sub.add_parser(
@@ -522,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        return _dispatch(args)
     except LatentsymError as exc:
         print(f"latentsym {args.command}: error: {exc}", file=sys.stderr)
         return 2

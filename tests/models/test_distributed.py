@@ -220,8 +220,8 @@ def test_torchrun_cli_run_writes_on_rank_zero(tmp_path: Path) -> None:
     assert proc.stdout.count('"n_relevant"') == 1  # only rank 0 reports
     names = sorted(p.name for p in (tmp_path / "ddp").iterdir())
     assert names == sorted(
-        ["correlations.png", "latent_pairs.png", "latents.root", "model", "relevance.png",
-         "report.md", "summary.json", "training.png"]
+        ["correlations.png", "dimension_scale.png", "latent_pairs.png", "latents.root", "model",
+         "relevance.png", "report.md", "summary.json", "training.png"]
     )  # fmt: skip
     from latentsym.cli import main
 

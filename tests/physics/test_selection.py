@@ -115,3 +115,118 @@ def test_final_state_counts_equal_a_counter_over_events():
     assert [c for _, c in got] == sorted(reference.values(), reverse=True)
     assert () in dict(got)  # events without outgoing particles are counted too
     assert final_state_counts(events[:0]) == []
+
+
+# ------------------------------------------------------------------ inclusive
+
+
+def _radiating():
+    """Showered-like toy events: the muons beside photons, a soft extra mu-, hadrons."""
+    pid = [
+        [-11, 11, 13, -13, 22, 22],  # FSR: two photons
+        [-11, 11, 13, 13, -13, 211],  # a second, softer mu-, a pion
+        [-11, 11, 13, 22],  # no mu+
+        [-11, 11, -13, 13],  # exactly the two muons
+        [-11, 11, 22, 22],  # no muon at all
+    ]
+    status = [[-1, -1, 1, 1, 1, 1], [-1, -1, 1, 1, 1, 1], [-1, -1, 1, 1], [-1] * 2 + [1] * 2,
+              [-1, -1, 1, 1]]  # fmt: skip
+    energy = [
+        [45.6, 45.6, 44.0, 45.0, 1.6, 1.0],
+        [45.6, 45.6, 5.0, 40.0, 45.6, 1.4],
+        [45.6, 45.6, 45.6, 45.6],
+        [45.6, 45.6, 45.6, 45.6],
+        [45.6, 45.6, 45.6, 45.6],
+    ]
+    px = [[float(i) for i in range(len(r))] for r in pid]  # tells the particles apart
+    zeros = [[0.0] * len(r) for r in pid]
+    return make_events(
+        p4={"px": px, "py": zeros, "pz": zeros, "E": energy},
+        pid=pid,
+        status=status,
+        weight=[1.0, 2.0, 3.0, 4.0, 5.0],
+    )
+
+
+def test_inclusive_takes_the_leading_particle_of_each_named_id():
+    fs = select_final_state(_radiating(), "mu+ mu-", inclusive=True)
+    assert fs.inclusive
+    assert fs.pids == (-13, 13)
+    np.testing.assert_array_equal(fs.event_index, [0, 1, 3])
+    np.testing.assert_array_equal(fs.weight, [1.0, 2.0, 4.0])
+    mom = fs.momenta()
+    # (mu+, mu-) in every event; in event 1 the 40 GeV mu- (px 3), not the 5 GeV one (px 2)
+    np.testing.assert_array_equal(mom[:, :, 0], [[45.0, 44.0], [45.6, 40.0], [45.6, 45.6]])
+    np.testing.assert_array_equal(mom[:, :, 1], [[3.0, 2.0], [4.0, 3.0], [2.0, 3.0]])
+    assert fs.dropped == {
+        "without a mu+ among the final-state particles": 1,
+        "without a mu+ and a mu- among the final-state particles": 1,
+    }
+    assert fs.ignored == {"gamma": 2, "mu-": 1, "pi+": 1}
+    assert fs.n_ignored == 4
+    assert fs.summary() == (
+        "mu+ mu-: kept 3 of 5 events (inclusive: the leading particle of each named id by "
+        "energy); dropped: 1 without a mu+ among the final-state particles, 1 without a mu+ "
+        "and a mu- among the final-state particles; ignored 4 other final-state particles "
+        "(2 gamma, 1 mu-, 1 pi+)"
+    )
+
+
+def test_inclusive_with_a_particle_named_twice_takes_the_two_leading():
+    fs = select_final_state(_radiating(), "mu- mu-", inclusive=True)
+    np.testing.assert_array_equal(fs.event_index, [1])
+    np.testing.assert_array_equal(fs.momenta()[0, :, 0], [40.0, 5.0])
+    assert fs.dropped == {"without 2 mu- among the final-state particles": 4}
+    assert fs.ignored == {"mu+": 1, "pi+": 1}
+
+
+def test_inclusive_on_exact_events_is_the_exact_selection():
+    """Where the final state is exactly the topology both modes agree, event for event."""
+    from conftest import sample
+
+    from latentsym.io import read_events
+
+    events, _ = read_events(sample("ee_mumu_91GeV.lhe.gz"), max_events=2000)
+    exact = select_final_state(events, "mu+ mu-")
+    inclusive = select_final_state(events, "mu+ mu-", inclusive=True)
+    np.testing.assert_array_equal(inclusive.momenta(), exact.momenta())
+    np.testing.assert_array_equal(inclusive.event_index, exact.event_index)
+    assert (inclusive.ignored, inclusive.dropped, exact.inclusive) == ({}, {}, False)
+
+
+def test_exact_mode_is_unchanged_beside_inclusive():
+    fs = select_final_state(_radiating(), "mu+ mu-")
+    np.testing.assert_array_equal(fs.event_index, [3])
+    assert not fs.inclusive
+    assert fs.ignored == {}
+    assert "inclusive" not in fs.summary()
+    # where the particles are there only among others, the error points to --inclusive
+    with pytest.raises(
+        TopologyError,
+        match=r"no event has the final state 'mu\+ gamma'.*\. 1 event has these particles "
+        r"among others: select them inclusively \(--inclusive, inclusive=True\)",
+    ):
+        select_final_state(_radiating()[:1], "mu+ gamma")
+
+
+def test_inclusive_needs_a_topology_present_in_some_event():
+    with pytest.raises(TopologyError, match=r"inclusive selection needs the particles"):
+        select_final_state(_radiating(), inclusive=True)
+    with pytest.raises(
+        TopologyError,
+        match=r"no event has 'tau\+ tau-' among its final-state .*Most common final-state "
+        r"particles: mu-: 5, gamma: 5, mu\+: 3, pi\+: 1",
+    ):
+        select_final_state(_radiating(), "tau+ tau-", inclusive=True)
+
+
+def test_run_and_scan_options_check_the_inclusive_flag():
+    from latentsym.errors import ConfigError
+    from latentsym.jobs.options import RunOptions, ScanOptions
+
+    assert RunOptions(topology="mu+ mu-", inclusive=True).inclusive
+    for make in (RunOptions, ScanOptions):
+        with pytest.raises(ConfigError, match=r"inclusive selection needs .*--topology"):
+            make(inclusive=True)
+    with pytest.raises(ConfigError, match=r"inclusive selection runs in one process"):
+        RunOptions(topology="mu+ mu-", inclusive=True, dask="auto")

@@ -8,6 +8,7 @@ from typing import Any
 
 from latentsym.errors import ConfigError
 from latentsym.io.formats import FORMATS, check_path, detect_format
+from latentsym.io.hepmc import iterate_hepmc, read_hepmc
 from latentsym.io.lhe import iterate_lhe, read_lhe
 from latentsym.io.root import iterate_root, read_root
 from latentsym.io.schema import EventFile
@@ -25,9 +26,10 @@ def read_events(
     """Read an event file into the latentsym event schema.
 
     Args:
-        path: an ``.lhe``, ``.lhe.gz`` or ROOT file.
+        path: an ``.lhe``, ``.lhe.gz``, HepMC3 ASCII (plain or gzip) or ROOT file.
         max_events: read at most this many events (from the start of the file).
-        format: force ``"lhe"``, ``"lhe.gz"`` or ``"root"`` instead of detecting it.
+        format: force ``"lhe"``, ``"lhe.gz"``, ``"root"``, ``"hepmc3"`` or ``"hepmc3.gz"``
+            instead of detecting it.
         **options: format-specific options; for LHE files ``engine`` (see
             :func:`latentsym.io.lhe.read_lhe`); for ROOT files ``tree``, ``layout``,
             ``collections``, ``branches``, ``flavour``, ``sqrt_s``, ``beams``
@@ -58,6 +60,8 @@ def read_events(
     _check_max_events(max_events)
     if fmt in ("lhe", "lhe.gz"):
         return read_lhe(path, max_events=max_events, **_lhe_options(path, options))
+    if fmt in ("hepmc3", "hepmc3.gz"):
+        return read_hepmc(path, max_events=max_events, **_hepmc_options(path, options))
     return read_root(path, max_events=max_events, **options)
 
 
@@ -92,6 +96,9 @@ def iterate_events(
         yield from iterate_lhe(
             path, step_size=step_size, max_events=max_events, **_lhe_options(path, options)
         )
+    elif fmt in ("hepmc3", "hepmc3.gz"):
+        _hepmc_options(path, options)
+        yield from iterate_hepmc(path, step_size=step_size, max_events=max_events)
     else:
         yield from iterate_root(path, step_size=step_size, max_events=max_events, **options)
 
@@ -102,6 +109,15 @@ def _lhe_options(path: str | os.PathLike[str], options: dict[str, Any]) -> dict[
         raise ConfigError(
             f"{path}: options {extra} apply to ROOT files only; an LHE file takes max_events "
             "and engine ('auto', 'fast' or 'pylhe')."
+        )
+    return options
+
+
+def _hepmc_options(path: str | os.PathLike[str], options: dict[str, Any]) -> dict[str, Any]:
+    if options:
+        raise ConfigError(
+            f"{path}: options {sorted(options)} do not apply to a HepMC3 file; it takes "
+            "max_events only."
         )
     return options
 

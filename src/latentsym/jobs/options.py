@@ -51,12 +51,23 @@ def _optional_count(name: str, value: int | None) -> None:
         positive_int(name, value)
 
 
+def _check_inclusive(inclusive: bool, topology: str | None) -> None:
+    if inclusive and not topology:
+        raise ConfigError(
+            "an inclusive selection needs the particles to take: give --topology, "
+            "e.g. --topology 'mu+ mu-' --inclusive"
+        )
+
+
 @dataclass(frozen=True)
 class RunOptions(Replaceable):
     """Options of :func:`latentsym.jobs.run.run_analysis` (``latentsym run``).
 
     Attributes:
         topology: the final state, e.g. ``"mu+ mu-"`` (default: the most common one).
+        inclusive: select the topology inclusively: the highest-energy status-1 particle
+            of each named id, the other particles ignored (see
+            :func:`latentsym.physics.select_final_state`); needs ``topology``.
         representation: ``"cartesian"`` or ``"collider"`` features.
         arch: the network (latent size, hidden widths, activation).
         train: what is learned and how (beta, epochs, batch size, warm-up, seed, ...);
@@ -77,6 +88,7 @@ class RunOptions(Replaceable):
     """
 
     topology: str | None = None
+    inclusive: bool = False
     representation: str = "cartesian"
     arch: Architecture = field(default_factory=Architecture)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -99,6 +111,11 @@ class RunOptions(Replaceable):
         if unknown:
             raise ConfigError(f"unknown mechanisms {unknown}; allowed: {', '.join(MECHANISMS)}")
         _optional_count("max_events", self.max_events)
+        _check_inclusive(self.inclusive, self.topology)
+        if self.inclusive and self.dask is not None:
+            raise ConfigError(
+                "the inclusive selection runs in one process: drop --dask, or select exactly"
+            )
 
 
 @dataclass(frozen=True)
@@ -154,6 +171,7 @@ class ScanOptions(Replaceable):
 
     Attributes:
         topology: the final state (default: the most common one).
+        inclusive: select it inclusively (see :class:`RunOptions`); needs ``topology``.
         representation: the features.
         betas: KL weights of the scan (``train.beta`` is replaced by each).
         seeds: training seeds (``train.seed`` is replaced by each).
@@ -166,6 +184,7 @@ class ScanOptions(Replaceable):
     """
 
     topology: str | None = None
+    inclusive: bool = False
     representation: str = "cartesian"
     betas: tuple[float, ...] = DEFAULT_BETAS
     seeds: tuple[int, ...] = DEFAULT_SEEDS
@@ -180,6 +199,7 @@ class ScanOptions(Replaceable):
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         _optional_count("max_events", self.max_events)
+        _check_inclusive(self.inclusive, self.topology)
 
 
 @dataclass(frozen=True)

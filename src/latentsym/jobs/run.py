@@ -177,7 +177,7 @@ def _read_inputs(
             paths, max_events=options.max_events, read=options.read
         )
         n_read = len(events)
-        fs = select_final_state(events, options.topology)
+        fs = select_final_state(events, options.topology, inclusive=options.inclusive)
     read_s = time.perf_counter() - t0
     if fs.n_events < 100:
         raise TopologyError(
@@ -304,7 +304,9 @@ def _analyse(
     rel = relevance(mu, sigma=sigma)
     relevant_dims = rel.relevant_dims
     ld = latent_dimension(mu, sigma, relevant_dims, seed=seed) if relevant_dims else None
-    geometry = constraint_geometry(fs.momenta(), fs.names, ledger, trained.scaler.scale, seed=seed)
+    geometry = constraint_geometry(
+        fs.momenta(), fs.names, ledger, trained.scaler.scale, seed=seed
+    ).at_resolution(math.sqrt(trained.train_config.beta / 2.0))
     latent = None
     if relevant_dims and geometry.n_constraints:
         latent = latent_per_unit(trained, features, geometry, relevant_dims)
@@ -357,6 +359,8 @@ def _analyse(
             pids=tuple(fs.pids),
             dropped=dict(fs.dropped),
             sqrt_s=inputs.infos[0].sqrt_s,
+            inclusive=fs.inclusive,
+            ignored=dict(fs.ignored),
         ),
         features=_feature_summary(features),
         model=ModelSummary(

@@ -59,7 +59,7 @@ def run_scan(
     opts = options if options is not None else ScanOptions()
     out = prepare_output_dir(out_dir, paths, overwrite=opts.overwrite)
     events, *_ = read_many(paths, max_events=opts.max_events, read=opts.read)
-    fs = select_final_state(events, opts.topology)
+    fs = select_final_state(events, opts.topology, inclusive=opts.inclusive)
     features = build(fs, opts.representation)
     momenta = fs.momenta()
     ledger = dimension_ledger(momenta, fs.names, features.representation)

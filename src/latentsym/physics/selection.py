@@ -1,7 +1,16 @@
-"""Select one fixed final-state topology, with particles in a stable order."""
+"""Select one fixed final-state topology, with particles in a stable order.
+
+Two modes: *exact* (the default), which keeps the events whose status-1 particles are
+exactly the topology, and *inclusive* (``inclusive=True``), which keeps the events that
+have at least the named particles among their status-1 particles and takes, for each
+named particle, the highest-energy status-1 particle of that PDG id (the two highest for a
+particle named twice, and so on); the other status-1 particles (photons radiated by the
+leptons, the hadrons of a shower, a second same-sign lepton) are ignored and counted.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import awkward as ak
@@ -39,6 +48,10 @@ class FinalState:
         event_index: ``[N]`` index of each kept event in the input array.
         n_input: number of events given.
         dropped: reason -> number of events dropped for it.
+        inclusive: whether the selection was inclusive (the leading particle of each named
+            id, the rest ignored) rather than exact.
+        ignored: inclusive only: particle name -> number of status-1 particles left out of
+            the kept events (most first); empty for an exact selection.
     """
 
     particles: ak.Array
@@ -47,6 +60,8 @@ class FinalState:
     event_index: np.ndarray
     n_input: int
     dropped: dict[str, int] = field(default_factory=dict)
+    inclusive: bool = False
+    ignored: dict[str, int] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -75,11 +90,24 @@ class FinalState:
         n = self.n_particles
         return np.stack([ak.to_numpy(c).reshape(-1, n) for c in comps], axis=-1)
 
+    @property
+    def n_ignored(self) -> int:
+        """Inclusive selection: status-1 particles left out of the kept events, in all."""
+        return sum(self.ignored.values())
+
     def summary(self) -> str:
-        """One line: kept / input and the drop reasons."""
+        """One line: kept / input, the drop reasons and (inclusive) the ignored particles."""
         text = f"{topology_name(self.pids)}: kept {self.n_events} of {self.n_input} events"
+        if self.inclusive:
+            text += " (inclusive: the leading particle of each named id by energy)"
         if self.dropped:
             text += "; dropped: " + ", ".join(f"{n} {why}" for why, n in self.dropped.items())
+        if self.inclusive:
+            parts = [f"{n} {name}" for name, n in list(self.ignored.items())[:5]]
+            if len(self.ignored) > 5:
+                parts.append(f"{sum(list(self.ignored.values())[5:])} others")
+            text += f"; ignored {self.n_ignored} other final-state particles"
+            text += f" ({', '.join(parts)})" if parts else ""
         return text
 
 
@@ -137,8 +165,17 @@ def choose_topology(
         wanted = parse_topology(topology)
     if wanted not in dict(counts):
         listing = "; ".join(f"{topology_name(k) or '(none)'}: {n}" for k, n in counts[:8])
+        need = Counter(wanted)
+        among = sum(n for k, n in counts if not need - Counter(k))
+        hint = (
+            f". {among} {'event has' if among == 1 else 'events have'} these particles among "
+            "others: select them inclusively "
+            "(--inclusive, inclusive=True)"
+            if among
+            else ""
+        )
         raise TopologyError(
-            f"no event has the final state {topology_name(wanted)!r}. Present: {listing}"
+            f"no event has the final state {topology_name(wanted)!r}. Present: {listing}{hint}"
         )
     return wanted
 
@@ -161,20 +198,38 @@ def dropped_counts(
 def select_final_state(
     events: ak.Array,
     topology: str | list[int] | list[str] | tuple[int | str, ...] | None = None,
+    *,
+    inclusive: bool = False,
 ) -> FinalState:
-    """Keep the events whose outgoing final state (status 1) is exactly ``topology``.
+    """Keep the events whose outgoing final state (status 1) is exactly ``topology``, or
+    (``inclusive=True``) that contains it.
+
+    Exact (the default): every status-1 particle of a kept event is in the topology and
+    every particle of the topology is there.
+
+    Inclusive: an event is kept when its status-1 particles include the named ones; for
+    each named particle the highest-energy status-1 particle of that PDG id is taken (for
+    a particle named k times, the k highest; equal energies keep the file's order), and
+    the other status-1 particles are ignored and counted in ``FinalState.ignored``. After
+    radiation (ISR, FSR, a shower) the taken particles no longer carry the whole event:
+    momentum conservation and resonance masses hold only approximately among them, and
+    :func:`latentsym.physics.constraints.dimension_ledger` reports them as they come out.
 
     Args:
         events: an event array in the latentsym schema.
         topology: particle names or PDG ids (``"mu+ mu-"``, ``[-13, 13]``); by default the
-            most common final state of the sample.
+            most common final state of the sample (exact selection only: an inclusive one
+            needs the particles named).
+        inclusive: take the leading named particles and ignore the rest (see above).
 
     Returns:
         A :class:`FinalState` with the particles in the documented order and the counts
-        of kept and dropped events.
+        of kept and dropped events (and, inclusive, of the ignored particles).
 
     Raises:
-        TopologyError: when no event has the requested final state (lists the ones present).
+        TopologyError: when no event has the requested final state (lists the ones present)
+            or, inclusive, no event has the named particles (lists the most common
+            final-state particles), or an inclusive selection without a topology.
 
     Example:
         >>> from latentsym.io import read_events
@@ -188,9 +243,28 @@ def select_final_state(
         Traceback (most recent call last):
         ...
         latentsym.errors.TopologyError: no event has the final state 'e+ e-'. Present: mu+ mu-: 1000
+
+        Inclusive: the leading mu+ and mu- of events with more (toy events: the first has a
+        FSR photon, the second a photon and a second, softer mu-):
+
+        >>> from latentsym.io import make_events
+        >>> zeros = [[0.0] * 3, [0.0] * 4]
+        >>> toy = make_events(
+        ...     p4={"px": zeros, "py": zeros, "pz": zeros,
+        ...         "E": [[44.0, 45.6, 1.6], [45.6, 40.0, 5.6, 1.0]]},
+        ...     pid=[[13, -13, 22], [13, -13, 13, 22]],
+        ... )
+        >>> fs = select_final_state(toy, "mu+ mu-", inclusive=True)
+        >>> print(fs.summary())
+        mu+ mu-: kept 2 of 2 events (inclusive: the leading particle of each named id by
+        energy); ignored 3 other final-state particles (2 gamma, 1 mu-)
+        >>> fs.momenta()[:, :, 0].tolist()  # energies of (mu+, mu-)
+        [[45.6, 44.0], [40.0, 45.6]]
     """
     if "particles" not in ak.fields(events):
         raise SchemaError("events have no 'particles' field; read them with latentsym.read_events")
+    if inclusive:
+        return _select_inclusive(events, topology)
     counts = final_state_counts(events)
     n_input = len(events)
     wanted = choose_topology(counts, topology)
@@ -220,3 +294,74 @@ def select_final_state(
         n_input=n_input,
         dropped=dropped_counts(counts, wanted),
     )
+
+
+def _select_inclusive(
+    events: ak.Array, topology: str | list[int] | list[str] | tuple[int | str, ...] | None
+) -> FinalState:
+    """The inclusive selection of :func:`select_final_state`."""
+    if topology is None:
+        raise TopologyError(
+            "an inclusive selection needs the particles to take: give the topology, "
+            "e.g. 'mu+ mu-' (--topology 'mu+ mu-' --inclusive)"
+        )
+    wanted = parse_topology(topology)
+    if not wanted:
+        raise TopologyError("an inclusive selection needs at least one particle in the topology")
+    n_input = len(events)
+    out = _outgoing(events)
+    out = out[ak.argsort(out.p4.E, axis=1, ascending=False, stable=True)]
+    need = Counter(wanted)
+    pids = sorted(need)
+    has = np.ones((n_input, len(pids)), dtype=bool)
+    for j, pid in enumerate(pids):
+        has[:, j] = ak.to_numpy(ak.sum(out.pid == pid, axis=1)) >= need[pid]
+    keep: np.ndarray = np.asarray(has.all(axis=1), dtype=bool)
+    if not keep.any():
+        ids, found = np.unique(ak.to_numpy(ak.flatten(out.pid)), return_counts=True)
+        order = np.argsort(-found, kind="stable")[:8]
+        common = ", ".join(f"{name_of(int(ids[k]))}: {int(found[k])}" for k in order)
+        raise TopologyError(
+            f"no event has {topology_name(wanted)!r} among its final-state (status 1) particles. "
+            f"Most common final-state particles: {common or '(none)'}"
+        )
+    kept = out[keep]
+    pieces = [kept[kept.pid == pid][:, : need[pid]] for pid in pids]
+    sel = ak.to_regular(ak.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0], axis=1)
+    return FinalState(
+        particles=sel,
+        pids=wanted,
+        weight=ak.to_numpy(events.weight[keep]).astype(np.float64),
+        event_index=np.flatnonzero(keep).astype(np.int64),
+        n_input=n_input,
+        dropped=_lacking(has, keep, pids, need),
+        inclusive=True,
+        ignored=_ignored(kept, need),
+    )
+
+
+def _ignored(kept: ak.Array, need: Counter[int]) -> dict[str, int]:
+    """Status-1 particles of the kept events that the inclusive selection left out, by name."""
+    ids, found = np.unique(ak.to_numpy(ak.flatten(kept.pid)), return_counts=True)
+    left = found - np.array([need.get(int(i), 0) for i in ids], dtype=np.int64) * len(kept)
+    order = np.lexsort((ids, -left))
+    return {name_of(int(ids[k])): int(left[k]) for k in order if left[k] > 0}
+
+
+def _lacking(
+    has: np.ndarray, keep: np.ndarray, pids: list[int], need: Counter[int]
+) -> dict[str, int]:
+    """Events dropped by an inclusive selection, by the named particles they lack."""
+    lacking = ~has[~keep]
+    if not len(lacking):
+        return {}
+    rows, found = np.unique(lacking, axis=0, return_counts=True)
+    dropped = {}
+    for k in np.argsort(-found, kind="stable"):
+        what = " and ".join(
+            f"{'a' if need[pid] == 1 else need[pid]} {name_of(pid)}"
+            for pid, miss in zip(pids, rows[k].tolist(), strict=True)
+            if miss
+        )
+        dropped[f"without {what} among the final-state particles"] = int(found[k])
+    return dropped

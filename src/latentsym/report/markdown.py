@@ -175,6 +175,12 @@ def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
     ]
     for why, n in inp.dropped.items():
         lines.append(f"  - dropped {n} {why}")
+    if inp.inclusive:
+        ignored = ", ".join(f"{n} {name}" for name, n in inp.ignored.items()) or "none"
+        lines.append(
+            "  - inclusive selection: the highest-energy final-state particle of each named "
+            f"id; other final-state particles ignored: {ignored}"
+        )
     lines += [
         f"- features: {feat.representation} ({len(feat.names)}): "
         + ", ".join(f"`{n}`" for n in feat.names),

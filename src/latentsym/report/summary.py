@@ -84,6 +84,8 @@ class InputSummary:
         pids: its PDG ids, in the particle order of the features.
         dropped: events left out, by reason.
         sqrt_s: centre-of-mass energy of the first file (GeV; None when unknown).
+        inclusive: whether the selection took the named particles and ignored the rest.
+        ignored: final-state particles ignored by an inclusive selection, by name.
     """
 
     paths: tuple[str, ...]
@@ -93,6 +95,8 @@ class InputSummary:
     pids: tuple[int, ...]
     dropped: Mapping[str, int]
     sqrt_s: float | None
+    inclusive: bool = False
+    ignored: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
@@ -104,6 +108,8 @@ class InputSummary:
             "pids": list(self.pids),
             "dropped": dict(self.dropped),
             "sqrt_s": self.sqrt_s,
+            "inclusive": self.inclusive,
+            "ignored": dict(self.ignored),
         }
 
 
