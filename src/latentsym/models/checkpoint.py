@@ -47,6 +47,7 @@ from latentsym.errors import ConfigError, OutputError
 from latentsym.features.build import FeatureMatrix
 from latentsym.features.scaler import Scaler
 from latentsym.models.config import TrainConfig, VAEConfig
+from latentsym.models.threads import ThreadUse
 from latentsym.models.vae import VAE
 
 __all__ = [
@@ -108,6 +109,9 @@ class TrainedModel:
         train_seconds: wall time of the training and validation passes.
         events_per_second: training events processed per second.
         data: ``n_events``, ``n_train``, ``n_val`` and ``sha256`` of the features.
+        threads: the CPU threads the training used, where the count came from and its
+            changes during the run (:class:`~latentsym.models.threads.ThreadUse`;
+            ``threads.to_dict()`` for JSON); None for a model loaded from disk.
     """
 
     model: VAE
@@ -123,6 +127,7 @@ class TrainedModel:
     train_seconds: float
     events_per_second: float
     data: dict[str, Any] = field(default_factory=dict)
+    threads: ThreadUse | None = None
 
     @property
     def latent_dim(self) -> int:

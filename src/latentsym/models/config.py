@@ -220,7 +220,8 @@ class FitOptions(Replaceable):
     """How a fit runs, as opposed to what it learns (that is :class:`TrainConfig`).
 
     None of these changes the trained weights on one process (``num_threads`` and
-    ``device`` only up to float rounding), so none is saved in ``config.json``.
+    ``device`` only up to float rounding), so none is saved in ``config.json``; the thread
+    count a fit used is in ``TrainedModel.threads``.
 
     Attributes:
         out_dir: when given, a model folder plus ``state.pt`` is written there after
@@ -232,8 +233,13 @@ class FitOptions(Replaceable):
             :func:`latentsym.models.trainer.progress_bar`); always off when the
             environment variable ``CI`` is set.
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
-        num_threads: torch CPU threads during training (restored afterwards); None leaves
-            torch's setting. On a busy machine 1 is often much faster than 2.
+        num_threads: torch intra-op CPU threads during training, kept for the whole run
+            (torch's count is restored afterwards); runs with the same count give
+            bit-identical weights. None chooses: ``training_threads``, else
+            ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, else an automatic count that leaves
+            out the cores other work keeps busy, re-checked during training (see
+            :mod:`latentsym.models.threads`; on two cores beside one busy process one
+            thread trains 20x faster than torch's default two).
         distributed: in a job launched by ``torchrun`` (``WORLD_SIZE > 1``), train one
             model together with the other ranks (DDP; ``cuda`` means ``cuda:LOCAL_RANK``;
             only rank 0 writes ``out_dir``); False trains this process alone.

@@ -21,6 +21,10 @@ for the plain VAE, the mechanism VAE and the invariant/equivariant VAE:
   costs, see ``benchmarks/bench_training.py``);
 - **checkpoints and resume**: with ``FitOptions(out_dir=...)`` the model folder and
   ``state.pt`` are written after every epoch; ``resume=True`` continues from them;
+- **threads**: the intra-op CPU thread count comes from ``FitOptions(num_threads=...)``,
+  an override, or an automatic rule that leaves out the cores other work keeps busy and
+  re-checks the load during training (see :mod:`latentsym.models.threads`); the record
+  is ``TrainedModel.threads``, and torch's own count is restored at the end;
 - **progress**: one epoch bar, in a terminal and in Jupyter (the ``tqdm.auto`` widget
   where ``ipywidgets`` is installed, the text bar otherwise), not in pipes or log files,
   off with ``progress=False`` and whenever the environment variable ``CI`` is set;
@@ -51,8 +55,8 @@ import os
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,7 @@ from latentsym.models.distributed import (
     rank_device,
     shard_bounds,
 )
+from latentsym.models.threads import ThreadControl, choose_threads
 
 __all__ = [
     "STATE_FILE",
@@ -330,12 +335,13 @@ def train(
     dev = rank_device(resolve_device(options.device), info)
     group: AbstractContextManager[DistInfo]
     group = process_group(dev) if info.distributed else nullcontext(info)
+    ranks = _ranks_here(info)
     with (
         group,
-        _threads(options.num_threads),
+        ThreadControl(choose_threads(options.num_threads, ranks=ranks), ranks) as threads,
         torch.random.fork_rng(devices=_cuda_devices(dev)),
     ):
-        return _Run(objective, data, cfg, dev, options, info).train()
+        return _Run(objective, data, cfg, dev, options, info, threads).train()
 
 
 class _Run:
@@ -349,8 +355,10 @@ class _Run:
         dev: torch.device,
         options: FitOptions,
         info: DistInfo,
+        threads: ThreadControl,
     ) -> None:
         self.obj, self.cfg, self.data, self.dev, self.info = objective, cfg, data, dev, info
+        self.threads = threads
         self.folder = Path(options.out_dir) if options.out_dir is not None else None
         self.progress = options.progress and info.is_main
         n = data.n_events
@@ -414,6 +422,7 @@ class _Run:
                 self.n_train * epochs_run / self.train_seconds if self.train_seconds else 0.0
             ),
             data=self.data_info,
+            threads=self.threads.record(),
         )
 
     def _prepare_folder(self, folder: Path, resume: bool, overwrite: bool) -> None:
@@ -502,6 +511,7 @@ class _Run:
             enabled=self.progress,
             initial=min(self.epoch, cfg.epochs),
         )
+        self.threads.start(self.epoch)
         with bar:
             while self.epoch < cfg.epochs and not self.stopped:
                 start = time.perf_counter()
@@ -512,7 +522,11 @@ class _Run:
                 self.epoch += 1
                 self._track(row)
                 self._checkpoint()
-                bar.set_postfix(train=f"{row['train_total']:.4g}", val=_fmt(row["val_total"]))
+                bar.set_postfix(
+                    train=f"{row['train_total']:.4g}",
+                    val=_fmt(row["val_total"]),
+                    threads=self.threads.threads,
+                )
                 bar.update()
         self.model.load_state_dict(self.best_state)
         self.model.eval()
@@ -566,6 +580,8 @@ class _Run:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
+            # the next batch: re-checks the CPU load once a second in automatic runs
+            self.threads.check(*((epoch + 1, b + 2) if b + 1 < n_batches else (epoch + 2, 1)))
         # this rank's terms and kl_per_dim of every batch, weighted by its share
         scalars = torch.stack([torch.stack([t[i] for t in logged]) for i in range(n_terms)], 1)
         rows = torch.cat([scalars, torch.stack([t[-1] for t in logged])], dim=1).double()
@@ -624,14 +640,10 @@ def _cuda_devices(dev: torch.device) -> list[int]:
     return [dev.index if dev.index is not None else torch.cuda.current_device()]
 
 
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def _ranks_here(info: DistInfo) -> int:
+    """Ranks of this job on this machine, which share its cores: ``LOCAL_WORLD_SIZE``
+    (set by torchrun), else all of them."""
+    if not info.distributed:
+        return 1
+    text = os.environ.get("LOCAL_WORLD_SIZE", "")
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else info.world_size
