@@ -27,7 +27,7 @@ KEYS = {
         "type", "beta", "epochs_run", "best_epoch", "seed", "latent_dim", "hidden", "batch_size",
     },
     "checks": {"constraints", "tangency", "azimuthal", "transformations"},
-    "timing": {"read_s", "train_s", "train_events_per_s"},
+    "timing": {"read_s", "train_s", "train_events_per_s", "threads"},
     "outputs": {"figures", "latents", "model"},
     "verdict": {"consistent", "text"},
 }  # fmt: skip

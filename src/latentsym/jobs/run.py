@@ -399,5 +399,8 @@ def _feature_summary(features: FeatureMatrix) -> FeatureSummary:
 
 def _timing(read_s: float, trained: TrainedModel) -> TimingSummary:
     return TimingSummary(
-        read_s=read_s, train_s=trained.train_seconds, train_events_per_s=trained.events_per_second
+        read_s=read_s,
+        train_s=trained.train_seconds,
+        train_events_per_s=trained.events_per_second,
+        threads=trained.threads.to_dict() if trained.threads is not None else None,
     )

@@ -264,7 +264,8 @@ def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
     lines += [
         "",
         f"Timing: read {t.read_s:.1f} s, training {t.train_s:.1f} s "
-        f"({t.train_events_per_s or 0.0:.0f} events/s).",
+        f"({t.train_events_per_s or 0.0:.0f} events/s)."
+        + (f" Threads: {t.threads.get('reason')}" if t.threads else ""),
         "",
         "## Figures",
         "",

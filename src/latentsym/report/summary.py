@@ -202,11 +202,14 @@ class PhysicsChecks:
 
 @dataclass(frozen=True)
 class TimingSummary:
-    """Seconds spent reading and training, and the training speed in events per second."""
+    """Seconds spent reading and training, the training speed in events per second, and
+    the CPU threads the training used (``ThreadUse.to_dict()``: count, source, reason and
+    changes; None when not recorded)."""
 
     read_s: float
     train_s: float
     train_events_per_s: float | None
+    threads: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
@@ -214,6 +217,7 @@ class TimingSummary:
             "read_s": self.read_s,
             "train_s": self.train_s,
             "train_events_per_s": self.train_events_per_s,
+            "threads": dict(self.threads) if self.threads is not None else None,
         }
 
 
