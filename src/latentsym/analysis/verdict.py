@@ -108,6 +108,13 @@ _FULL = (
 )
 
 
+def _too_many(k: int, r: int) -> str:
+    return (
+        f"Too many relevant directions: k = {k} > r = {r}, more than the features' linear "
+        "rank; the extra directions encode noise (raise beta or check the feature scaling)."
+    )
+
+
 def _against_d(k: int, d: int, r: int, latent_id: float | None, d_approx: int | None) -> Verdict:
     """The verdict against d (and the hints about d_approx)."""
     has_approx = d_approx is not None and d_approx != d
@@ -124,11 +131,7 @@ def _against_d(k: int, d: int, r: int, latent_id: float | None, d_approx: int | 
             )
         problems.append(text)
     elif k > r:
-        problems.append(
-            f"Too many relevant directions: k = {k} > r = {r}, more than the features' linear "
-            "rank; the extra directions encode noise (raise beta or check the feature "
-            "scaling)."
-        )
+        problems.append(_too_many(k, r))
     if latent_id is None or not math.isfinite(latent_id):
         problems.append("The latent intrinsic dimension could not be measured (k < 1?).")
     elif abs(latent_id - d) > ID_TOLERANCE:
@@ -171,11 +174,7 @@ def _against_prediction(
             "widen the latent space)."
         )
     elif k > r:
-        problems.append(
-            f"Too many relevant directions: k = {k} > r = {r}, more than the features' linear "
-            "rank; the extra directions encode noise (raise beta or check the feature "
-            "scaling)."
-        )
+        problems.append(_too_many(k, r))
     if latent_id is None or not math.isfinite(latent_id):
         problems.append("The latent intrinsic dimension could not be measured (k < 1?).")
     elif abs(latent_id - expected) > ID_TOLERANCE:
