@@ -4,6 +4,7 @@ depend on the count beyond float rounding (and not at all for a fixed count)."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,10 +40,16 @@ def ee() -> FeatureMatrix:
     return build(select_final_state(events))
 
 
+ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 @pytest.fixture(autouse=True)
 def _no_thread_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "_launch_environ", dict)  # as if started without them
+
+
+def _started_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    monkeypatch.setattr(threads, "_launch_environ", lambda: dict(env))
 
 
 def _fit(ee: FeatureMatrix, n: int | None) -> TrainedModel:
@@ -76,8 +83,8 @@ def test_overrides_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "usable_cores", lambda: 2)
     auto = choose_threads()
     assert (auto.threads, auto.source, auto.other_load) == (1, "automatic", 1.0)
-    assert auto.reason == "automatic: 2 usable core(s), 1.00 busy with other work"
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert auto.reason == "automatic: 2 usable core(s), 1.00 busy with other work: 1 thread(s)"
+    _started_with(monkeypatch, OMP_NUM_THREADS="2")
     assert (choose_threads().threads, choose_threads().source) == (2, "OMP_NUM_THREADS")
     with training_threads(3):
         assert (choose_threads().threads, choose_threads().source) == (3, "training_threads")
@@ -92,11 +99,33 @@ def test_bad_counts_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         choose_threads(0)
     with pytest.raises(ConfigError, match=r"threads must be a positive integer or None; got -1"):
         training_threads(-1).__enter__()
-    monkeypatch.setenv("OMP_NUM_THREADS", "two")
+    _started_with(monkeypatch, OMP_NUM_THREADS="two")
     with pytest.raises(ConfigError, match=r"OMP_NUM_THREADS='two' is not a positive integer"):
         choose_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "2,1")  # one count per OpenMP nesting level
+    _started_with(monkeypatch, OMP_NUM_THREADS="2,1")  # one count per OpenMP nesting level
     assert choose_threads().threads == 2
+
+
+def test_the_environment_of_the_start_counts() -> None:
+    """As torch reads it: a value set in os.environ later (dask's nanny sets
+    OMP_NUM_THREADS=1 in the client process) is not taken as the user's choice."""
+    code = (
+        "import os; from latentsym.models.threads import choose_threads as c; "
+        "a = c(); os.environ['MKL_NUM_THREADS'] = '1'; b = c(); "
+        "print(a.source, a.threads, b.source, b.threads)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "OMP_NUM_THREADS": "3"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert run.stdout.split() == ["OMP_NUM_THREADS", "3", "OMP_NUM_THREADS", "3"]
+    if Path("/proc/self/environ").exists():
+        code = code.replace("MKL_NUM_THREADS", "OMP_NUM_THREADS")
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert run.stdout.split()[0::2] == ["automatic", "automatic"]
 
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs /proc/stat")

@@ -4,10 +4,10 @@ torch runs every operation on one intra-op thread per core by default, synchroni
 the end of each operation. That is the fastest choice on an idle machine and the slowest
 on a shared one: when another process keeps one core busy, every operation waits for the
 thread that shares the busy core. Measured on two cores (the main job's training, 40
-epochs, ``benchmarks/bench_threads.py``): with torch's two threads 224k events/s alone and
-13k beside one busy process; with the count chosen here 217k alone (two threads) and 179k
-beside one busy process (one thread), 105k beside two. So the training loop chooses the
-count itself.
+epochs, ``benchmarks/bench_threads.py``, two runs): with torch's two threads 210-225k
+events/s alone and 13-18k beside one busy process; with the count chosen here 210-220k
+alone (two threads), 150-180k beside one busy process and about 100k beside two (one
+thread). So the training loop chooses the count itself.
 
 **The automatic rule** (``FitOptions(num_threads=None)``, the default):
 
@@ -27,14 +27,17 @@ count itself.
 
 Erring towards fewer threads is cheap and erring towards more is not: on two cores one
 thread instead of two costs about 1.2x when the machine is idle, two threads instead of
-one cost 13x beside one busy process.
+one cost 9-13x beside one busy process.
 
 **Overrides**, the first that is set wins, and a set count is kept for the whole run:
 
 1. ``FitOptions(num_threads=N)``, or ``--threads N`` on the command line;
 2. ``with training_threads(N):`` around code that trains (the jobs, a notebook cell);
-3. the environment variables ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` (an explicit
-   choice that torch itself reads, often set by batch systems such as SLURM).
+3. the environment variables ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` as the process
+   was started with them (an explicit choice that torch itself reads at start, often set
+   by batch systems such as SLURM, and by ``torchrun`` to 1 for several ranks). A value
+   put into ``os.environ`` later is not taken, as it is not by torch: dask's nanny, for
+   one, sets ``OMP_NUM_THREADS=1`` in the process that starts a local cluster.
 
 An earlier ``torch.set_num_threads`` call is *not* taken as a choice, since torch cannot
 tell a count that was set from its default: pass ``num_threads=torch.get_num_threads()``
@@ -107,6 +110,8 @@ _FREE_MARGIN = 0.25
 _ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _PROC_STAT = Path("/proc/stat")
 _CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_PROC_ENVIRON = Path("/proc/self/environ")
+_ENV_AT_IMPORT = {k: os.environ[k] for k in _ENV_VARS if k in os.environ}
 _OVERRIDE: ContextVar[int | None] = ContextVar("latentsym_training_threads", default=None)
 _log = logging.getLogger(__name__)
 
@@ -274,9 +279,30 @@ def measure_other_load(seconds: float = SAMPLE_SECONDS) -> float | None:
     return _other_load(start, _snapshot(cpus), own=False)
 
 
+def _launch_environ() -> dict[str, str]:
+    """The thread variables of the environment this process was started with.
+
+    ``/proc/self/environ`` keeps the environment of the start even when the process
+    changes ``os.environ`` later (as dask's nanny does: it sets ``OMP_NUM_THREADS=1`` in
+    the client process before it spawns its workers); elsewhere the values at import.
+    """
+    try:
+        raw = _PROC_ENVIRON.read_bytes()
+    except OSError:
+        return dict(_ENV_AT_IMPORT)
+    out = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        name = key.decode("utf-8", "replace")
+        if sep and name in _ENV_VARS:
+            out[name] = value.decode("utf-8", "replace")
+    return out
+
+
 def _env_count() -> tuple[str, int] | None:
+    environ = _launch_environ()
     for name in _ENV_VARS:
-        text = os.environ.get(name, "").strip()
+        text = environ.get(name, "").strip()
         if not text:
             continue
         first = text.split(",")[0].strip()  # OpenMP allows a list per nesting level
@@ -318,12 +344,12 @@ def choose_threads(requested: int | None = None, *, ranks: int = 1) -> ThreadUse
         return ThreadUse(n, name, f"set by the environment: {name}={n}", cores, None, before)
     share = f", shared by {ranks} ranks" if ranks > 1 else ""
     if cores // max(1, ranks) <= 1:
-        reason = f"automatic: {cores} usable core(s){share}, one thread each"
+        reason = f"automatic: {cores} usable core(s){share}: 1 thread"
         return ThreadUse(1, "automatic", reason, cores, None, before)
     other = measure_other_load()
     n = threads_for_load(cores, other or 0.0, ranks)
     load = "no load information" if other is None else f"{other:.2f} busy with other work"
-    reason = f"automatic: {cores} usable core(s){share}, {load}"
+    reason = f"automatic: {cores} usable core(s){share}, {load}: {n} thread(s)"
     return ThreadUse(n, "automatic", reason, cores, other, before)
 
 
