@@ -24,7 +24,7 @@ from latentsym.toys import MUON_PAIR, ee_to_mumu
 
 SMALL_ARCH = Architecture(hidden=(32, 32))
 SMALL_TRAIN = TrainConfig(epochs=3, batch_size=256)
-QUIET = FitOptions(progress=False)
+QUIET = FitOptions(progress=False, num_threads=1)  # bit-identical reruns need a fixed count
 
 
 @pytest.fixture(scope="module")
