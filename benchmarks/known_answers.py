@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/known_answers.py [--events 20000] [--epochs N] [--overwrite]
+    .venv/bin/python benchmarks/known_answers.py [--events 20000] [--epochs N] [--threads N]
+        [--overwrite]
 
 Writes ``benchmarks/known_answers.json`` (settings, timing and one row per data set) and
 prints the markdown table. The bundled samples in ``samples/`` are used for e+e- and pp.
@@ -20,6 +21,7 @@ import torch
 from latentsym.analysis.benchmark import format_table
 from latentsym.jobs import BenchmarkOptions, run_benchmark
 from latentsym.models import Architecture, TrainConfig
+from latentsym.models.threads import training_threads
 from latentsym.report.outputs import atomic_write_json
 
 __all__ = ["main"]
@@ -33,6 +35,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="training threads (default 1: reproducible)"
+    )
     parser.add_argument("--out", type=Path, default=_ROOT / "benchmarks" / "known_answers.json")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
@@ -42,15 +47,16 @@ def main() -> None:
     train = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     arch = Architecture()
     t0 = time.perf_counter()
-    rows = run_benchmark(
-        options=BenchmarkOptions(
-            n_events=args.events,
-            arch=arch,
-            train=train,
-            samples_dir=_ROOT / "samples",
-            progress=True,
+    with training_threads(args.threads):
+        rows = run_benchmark(
+            options=BenchmarkOptions(
+                n_events=args.events,
+                arch=arch,
+                train=train,
+                samples_dir=_ROOT / "samples",
+                progress=True,
+            )
         )
-    )
     total = time.perf_counter() - t0
     table = format_table(rows)
     record = {
@@ -64,7 +70,7 @@ def main() -> None:
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
-            "cpu_threads": torch.get_num_threads(),
+            "training_threads": args.threads,
         },
         "total_s": total,
         "rows": [row.to_dict() for row in rows],
