@@ -111,3 +111,37 @@ def test_bad_inputs_are_refused() -> None:
     _, geo = _geometry(p, toys.MUON_PAIR)
     with pytest.raises(SchemaError, match="Jacobian"):
         geo.in_latent(np.zeros((3, 2, 8)))
+
+
+def test_latent_displacement_counts_only_what_leaves_the_encoded_sheet() -> None:
+    """``in_latent`` keeps the part of ``J per_unit`` off the image of the sheet: none
+    when the k latents are all the sheet's (the shell not opened), all of it when one
+    latent reads the step across the shell and the others the sheet."""
+    _, geo = _geometry(toys.pp_to_mumu(3000), toys.MUON_PAIR, n_probes=50)
+    assert geo.sheet is not None
+    # the sheet: d_approx = 3 directions, orthogonal to the step across the shell
+    np.testing.assert_allclose(np.trace(geo.sheet, axis1=1, axis2=2), geo.d_approx, atol=1e-9)
+    np.testing.assert_allclose(np.einsum("pfg,pgc->pfc", geo.sheet, geo.per_unit), 0, atol=1e-9)
+    w, v = np.linalg.eigh(geo.sheet)
+    along = v[:, :, -geo.d_approx :]  # [P, F, 3]: eigenvalue 1
+    assert np.all(w[:, -geo.d_approx :] > 1 - 1e-9)
+    rng = np.random.default_rng(1)
+    mix = rng.normal(size=(len(geo.probes), 3, 3))
+    closed = np.einsum("pab,pfb->paf", mix, along)  # three latents, all along the sheet
+    assert np.max(np.abs(geo.in_latent(closed))) < 1e-9 * np.max(np.abs(geo.per_unit))
+    step = geo.per_unit[:, :, 0] / np.linalg.norm(geo.per_unit[:, :, 0], axis=1, keepdims=True)
+    opened = np.concatenate([closed, step[:, None, :]], axis=1)  # a fourth reads the step
+    np.testing.assert_allclose(
+        np.linalg.norm(geo.in_latent(opened)[:, :, 0], axis=1),
+        np.linalg.norm(geo.per_unit[:, :, 0], axis=1),
+        rtol=1e-9,
+    )
+    # a fourth latent that also reads the sheet tilts the encoded sheet towards it: the
+    # distance from it is the step's over sqrt(1 + tilt^2), here sqrt(2)
+    sheared = opened.copy()
+    sheared[:, 3] += closed[:, 0]  # the fourth latent = step + the first latent
+    np.testing.assert_allclose(
+        np.linalg.norm(geo.in_latent(sheared)[:, :, 0], axis=1),
+        np.linalg.norm(geo.per_unit[:, :, 0], axis=1) / np.sqrt(2),
+        rtol=1e-6,
+    )

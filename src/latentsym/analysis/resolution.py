@@ -24,7 +24,8 @@ neighbourhood the estimator would see if the sample were locally a uniform
   ``c_k`` of a random event of the sample (so the whole Breit-Wigner, tails and
   correlations between constraints included) minus the probe's own, turned into a
   distance by the probe's displacement per unit (standardised features, or latent units
-  through the encoder's Jacobian);
+  through the encoder's Jacobian, the part off the encoded sheet:
+  :meth:`~latentsym.physics.thickness.ConstraintGeometry.in_latent`);
 - then the GRIDE ratio ``r_n2 / r_n1`` of the probe's distances, and the GRIDE maximum
   likelihood over the probes.
 
@@ -443,7 +444,7 @@ def latent_per_unit(
     """Displacement per unit change of the approximate constraints in the model's latent
     units along ``dims``, ``[P, k, C]``: the encoder's Jacobian at the probe events
     (``features`` are those of the geometry's events, physical units) times the
-    geometry's ``per_unit``."""
+    geometry's ``per_unit``, off the encoded sheet (``ConstraintGeometry.in_latent``)."""
     values = features.values if isinstance(features, FeatureMatrix) else np.asarray(features)
     if len(values) != geometry.n_events:
         raise SchemaError(

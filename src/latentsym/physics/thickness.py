@@ -23,9 +23,12 @@ dimension at a scale needs, event by event (see
 :mod:`latentsym.analysis.resolution`): the values of the approximate constraints on every
 event and, at the probe events, the displacement in standardised features per unit change
 of the constraints, the minimal-norm ``delta_z = (P_i G_i)^+ delta_c`` within the exact
-manifold (``G_i`` the gradients of the approximate constraints). Pushed through the
-encoder's Jacobian it gives the same displacement in latent units
-(:meth:`ConstraintGeometry.in_latent`).
+manifold (``G_i`` the gradients of the approximate constraints), and the tangent space
+of the ``d_approx``-dimensional sheet the shells leave (:attr:`ConstraintGeometry.sheet`).
+Pushed through the encoder's Jacobian the displacement gives the same in latent units,
+less its part along the encoded sheet (:meth:`ConstraintGeometry.in_latent`): a model
+that spends its relevant latents on the sheet alone maps a step across the shell to a
+move along the sheet, which opens no direction.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ class ShellCandidates:
             manifold, at the probes.
         single: ``[C]`` each one's own thickness, ``median(spread / |tangent|)``.
         d_approx: the ledger's ``manifold_dim_approx`` (exact and approximate closed).
+        exact_normals: ``[P, F, R]`` an orthonormal basis of the exact constraints'
+            normals at the probes (columns of zeros past each probe's rank); None when
+            not known.
     """
 
     names: tuple[str, ...]
@@ -75,6 +81,7 @@ class ShellCandidates:
     tangent: np.ndarray
     single: np.ndarray
     d_approx: int
+    exact_normals: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,6 +112,9 @@ class ConstraintGeometry:
         candidates: every constraint that can be a shell (:class:`ShellCandidates`).
         resolution_limit: the model resolution the broken pair masses were compared with
             (NaN before :meth:`at_resolution`).
+        sheet: ``[P, F, F]`` the projector onto the tangent space of the ``d_approx``
+            sheet at the probes (along the exact manifold and along every shell of
+            ``names``); None when not known (then :meth:`in_latent` does not project).
     """
 
     names: tuple[str, ...]
@@ -122,6 +132,7 @@ class ConstraintGeometry:
     n_events: int
     candidates: ShellCandidates
     resolution_limit: float = float("nan")
+    sheet: np.ndarray | None = None
 
     @property
     def n_constraints(self) -> int:
@@ -129,7 +140,15 @@ class ConstraintGeometry:
         return len(self.names)
 
     def in_latent(self, jacobian: np.ndarray) -> np.ndarray:
-        """Displacement per unit change of the constraints in latent units ``[P, k, C]``.
+        """Displacement per unit change of the constraints in latent units ``[P, k, C]``,
+        across the encoded sheet.
+
+        The encoder carries a step across the shell (``per_unit``) to ``J per_unit``, but
+        only its part off the image of the sheet, ``J T`` with ``T`` the sheet's tangent
+        space (:attr:`sheet`), separates an event from the sheet in latent space; the
+        rest moves it *along* the encoded sheet, which adds no dimension. Where the
+        model gives the sheet all its k relevant directions (k = d_approx: the shell is
+        not opened), nothing is left across it and the displacement is zero.
 
         Args:
             jacobian: ``[P, k, F]`` Jacobian of the encoded means (the k relevant
@@ -145,7 +164,11 @@ class ConstraintGeometry:
                 f"ConstraintGeometry.in_latent: need a Jacobian [{len(self.probes)}, k, "
                 f"{self.per_unit.shape[1]}] at the probes, got shape {jac.shape}"
             )
-        return np.einsum("pkf,pfc->pkc", jac, self.per_unit)
+        step = np.einsum("pkf,pfc->pkc", jac, self.per_unit)
+        if self.sheet is None or jac.shape[1] == 0:
+            return step
+        along = _orthonormal(np.einsum("pkf,pfg->pkg", jac, self.sheet))  # [P, k, k]
+        return step - np.einsum("pka,pla,plc->pkc", along, along, step)
 
     def at_resolution(self, limit: float) -> ConstraintGeometry:
         """The same sample for a model of resolution ``limit`` in standardised features
@@ -289,6 +312,7 @@ def constraint_geometry(
         tangent=g_tangent,
         single=np.median(spread / norms, axis=0) if cand else np.zeros(0),
         d_approx=ledger.manifold_dim_approx,
+        exact_normals=basis,
     )
     empty = np.zeros(0)
     whole = ConstraintGeometry(
@@ -298,6 +322,24 @@ def constraint_geometry(
         nn_distance=nn, n_events=len(p), candidates=candidates,
     )  # fmt: skip
     return _select(whole, np.array([k == "approximate" for k in candidates.kinds], dtype=bool))
+
+
+def _orthonormal(columns: np.ndarray) -> np.ndarray:
+    """``[P, A, B]``: an orthonormal basis of the span of the B columns, per probe, padded
+    with columns of zeros (relative tolerance 1e-6 of the largest singular value)."""
+    u, sv, _ = np.linalg.svd(columns, full_matrices=False)
+    keep = sv > 1e-6 * np.maximum(sv[:, :1], np.finfo(float).tiny)
+    return u * keep[:, None, :]
+
+
+def _sheet(normals: np.ndarray | None, tangent: np.ndarray) -> np.ndarray | None:
+    """``[P, F, F]`` projector onto the complement of the exact normals and the shells'
+    gradients ``tangent`` ``[P, C, F]``: the tangent space of the sheet."""
+    if normals is None:
+        return None
+    basis = _orthonormal(np.concatenate([normals, np.transpose(tangent, (0, 2, 1))], axis=2))
+    eye = np.eye(tangent.shape[2])
+    return eye - np.einsum("pfa,pga->pfg", basis, basis)
 
 
 def _rank(rows: np.ndarray) -> np.ndarray:
@@ -331,4 +373,5 @@ def _select(geometry: ConstraintGeometry, keep: np.ndarray) -> ConstraintGeometr
         if len(idx)
         else np.zeros(0),
         d_approx=c.d_approx - closed,
+        sheet=_sheet(c.exact_normals, tangent),
     )
