@@ -162,6 +162,26 @@ def test_fuzz_rntuples(tmp_path, rntuples, which):
     _fuzz(path, tmp_path, n_cases=50, seed=200 + which)
 
 
+@pytest.mark.slow
+def test_fuzz_campaign(tmp_path, rntuples):
+    """The larger campaign (250 cases per file, 2,500 in all, a few minutes):
+    LATENTSYM_SLOW=1 pytest -s ... prints the outcome per mutation kind."""
+    files = [(sample(n), {}) for n in SAMPLE_FILES]
+    files += [
+        (external(n), {"collections": ["Muon", "Electron"]} if "HZZ" in n else {})
+        for n in EXTERNAL_FILES
+    ]
+    files += [(p, {}) for p in rntuples]
+    total: Counter[tuple[str, str]] = Counter()
+    for i, (path, options) in enumerate(files):
+        total += _fuzz(path, tmp_path, n_cases=250, seed=2026 + i, options=options)
+    outcomes = sorted({o for _, o in total})
+    print(f"\n| mutation | {' | '.join(outcomes)} |\n" + "|---" * (len(outcomes) + 1) + "|")
+    for kind in KINDS:
+        print(f"| {kind} | {' | '.join(str(total[kind, o]) for o in outcomes)} |")
+    assert sum(total.values()) == 250 * len(files)
+
+
 # --- what the errors say ----------------------------------------------------------------
 
 
