@@ -172,6 +172,17 @@ def test_a_wide_breit_wigner_is_a_shell_below_the_model_resolution() -> None:
     assert geo.at_resolution((0.001 / 2) ** 0.5).n_constraints == 0
     res = resolution(coarse, 1, 2, 0.2)
     assert "a wide pair mass (relative width 0.3" in " ".join(res.sentences())
+    # a model whose three relevant latents carry the sheet alone: nothing across the shell
+    rng = np.random.default_rng(2)
+    sheet_only = np.einsum("pab,pfb->paf", rng.normal(size=(len(coarse.probes), 3, 3)),
+                           np.linalg.eigh(coarse.sheet)[1][:, :, -3:])  # fmt: skip
+    latent = coarse.in_latent(sheet_only)
+    folded = resolution(coarse, 1, 2, 0.2, latent=latent)
+    assert folded.constraints[0].thickness_latent == 0.0
+    assert folded.predicted == 3.0
+    text = " ".join(folded.sentences())
+    assert "not opened by the model" in text
+    assert f"below {coarse.thickness[0]:.2g} in standardised features" in text
     with pytest.raises(ConfigError, match="limit"):
         geo.at_resolution(0.0)
 

@@ -209,6 +209,8 @@ def predicted_dimension(
     if geometry.n_constraints == 0 or geometry.d == geometry.d_approx:
         return float(geometry.d)
     units = _units(geometry, per_unit)
+    if not np.any(units):  # no step across any shell: the sheet alone
+        return float(geometry.d_approx)
     profile = _profile(geometry, units, scale, scale, np.random.default_rng(seed))
     return _predict(profile, geometry.d, n1, n2, scale, seed)
 
@@ -305,6 +307,15 @@ class Resolution:
             else:
                 what = "an approximate constraint"
             state = "resolved" if c.resolved else "unresolved"
+            if self.space == "latent" and t == 0.0:
+                out.append(
+                    f"{constraint_label(c.name)} is {what}, not opened by the model (its "
+                    "relevant latents carry the sheet alone: the step across the shell "
+                    f"moves along it, latent thickness 0), read scale {self.read_scale:.2g}, "
+                    f"{state}; below {c.thickness:.2g} in standardised features the sample "
+                    f"has {self.d} dimensions."
+                )
+                continue
             out.append(
                 f"{constraint_label(c.name)} is {what}: thickness {t:.2g}, read scale "
                 f"{self.read_scale:.2g}, {state}; below {t:.2g} the sample has {self.d} "

@@ -168,7 +168,11 @@ class ConstraintGeometry:
         if self.sheet is None or jac.shape[1] == 0:
             return step
         along = _orthonormal(np.einsum("pkf,pfg->pkg", jac, self.sheet))  # [P, k, k]
-        return step - np.einsum("pka,pla,plc->pkc", along, along, step)
+        across = step - np.einsum("pka,pla,plc->pkc", along, along, step)
+        # what is left of a step along the sheet is rounding: a clean zero (not opened)
+        size = np.linalg.norm(step, axis=1, keepdims=True)
+        rounding = np.linalg.norm(across, axis=1, keepdims=True) <= 1e-9 * size
+        return np.where(rounding, 0.0, across)
 
     def at_resolution(self, limit: float) -> ConstraintGeometry:
         """The same sample for a model of resolution ``limit`` in standardised features
