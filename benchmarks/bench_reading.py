@@ -1,14 +1,21 @@
-"""Reading speed and memory: the numpy LHE path against pylhe, ROOT, chunked reading.
+"""Reading speed and memory: the numpy LHE path against pylhe and against decompression
+alone, ROOT, chunked reading.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_reading.py [--quick] [--big 100000 1000000]
+    .venv/bin/python benchmarks/bench_reading.py [--quick] [--repeat 5] [--big 100000 1000000]
 
-Prints, measured side by side in one run (best of ``--repeat`` interleaved runs):
+Prints, measured side by side in one run (``--repeat`` rounds, each reader once per file
+per round, the rounds interleaved so that changes of load hit every reader alike; the best
+and the median of the rounds, and the load average of the machine during the rounds):
 
-- events/s of ``pylhe.LHEFile.fromfile`` + ``pylhe.to_awkward`` (the reference), of
-  ``read_lhe(engine="pylhe")`` and of ``read_lhe()`` (the numpy path), on the bundled
-  samples gzip and plain, with the ratio numpy / reference;
+- per LHE file of ``../shared/data/external`` and ``samples/`` (and a plain copy of each
+  gzip file with at least 1,000 events): events/s of ``pylhe.LHEFile.fromfile`` +
+  ``pylhe.to_awkward`` (the reference), of ``read_events`` (the numpy path), and for gzip
+  files of decompression alone (``gzip.decompress``, zlib; and
+  ``latentsym.io._gunzip.decompress``, ISA-L), with the ratios read_events / zlib time and
+  read_events / pylhe speed; for files under 1,000 events the fixed cost too (the time of
+  ``read_events`` with ``max_events=1``: opening, detecting, the head, one event);
 - events/s of ``read_events`` on the bundled ROOT files (uproot);
 - peak resident memory of ``iterate_events(step_size=100_000)`` over LHE files of 10^5
   and 10^6 events (made by repeating the events of a bundled sample), each in a fresh
@@ -21,22 +28,26 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pylhe
 
-from latentsym.io import read_events
-from latentsym.io.lhe import read_lhe
+from latentsym.io import _gunzip, read_events
 
 __all__ = ["main"]
 
 _ROOT = Path(__file__).resolve().parents[1]
 _SAMPLES = _ROOT / "samples"
+_EXTERNAL = _ROOT.parent / "shared" / "data" / "external"
+_SMALL = 1000  # files with fewer events: the fixed cost is given too
 # Peak RSS from VmHWM (this process's own high-water mark): ru_maxrss is carried over
 # fork + exec on Linux, so a child would report the parent's peak when that is higher.
 _MEASURE = """
@@ -57,34 +68,98 @@ print(json.dumps({"events": n, "seconds": seconds, "peak_rss_mb": rss}))
 """
 
 
-def _best(fn: object, repeat: int) -> float:
+def _best(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         times.append(time.perf_counter() - t0)
     return min(times)
 
 
+def _pylhe(path: Path) -> object:
+    return pylhe.to_awkward(pylhe.LHEFile.fromfile(str(path)).events)
+
+
+def _lhe_files(folder: Path) -> list[Path]:
+    """The LHE files of the external data and the samples, and a plain copy (in
+    ``folder``) of each gzip file with at least 1,000 events."""
+    found = sorted(_EXTERNAL.glob("*.lhe")) + sorted(_EXTERNAL.glob("*.lhe.gz"))
+    found += sorted(_SAMPLES.glob("*.lhe.gz"))
+    paths: list[Path] = []
+    for path in found:
+        paths.append(path)
+        if path.suffix == ".gz" and len(read_events(path).events) >= _SMALL:
+            plain = folder / path.name.removesuffix(".gz")
+            plain.write_bytes(gzip.decompress(path.read_bytes()))
+            paths.append(plain)
+    return paths
+
+
 def _lhe_speed(paths: list[Path], repeat: int) -> None:
-    print(f"## LHE: events/s (best of {repeat}, interleaved)")
-    print("| file | events | pylhe to_awkward | read_lhe(engine='pylhe') | numpy path | ratio |")
-    print("|---|---|---|---|---|---|")
+    readers: dict[Path, dict[str, Callable[[], object]]] = {}
+    counts = {}
     for path in paths:
-        n = len(read_lhe(path).events)
-        readers = {
-            "ref": partial(lambda p: pylhe.to_awkward(pylhe.LHEFile.fromfile(p).events), path),
-            "route": partial(read_lhe, path, engine="pylhe"),
-            "fast": partial(read_lhe, path, engine="fast"),
+        counts[path] = len(read_events(path).events)
+        runs: dict[str, Callable[[], object]] = {
+            "pylhe": partial(_pylhe, path),
+            "read_events": partial(read_events, path),
         }
-        runs: dict[str, list[float]] = {k: [] for k in readers}
-        for _ in range(repeat):  # interleaved so that load changes hit all three alike
-            for key, read in readers.items():
-                runs[key].append(_best(read, 1))
-        ref, route, fast = (n / min(runs[k]) for k in readers)
-        print(
-            f"| {path.name} | {n} | {ref:,.0f} | {route:,.0f} | {fast:,.0f} | {fast / ref:.1f}x |"
-        )
+        if path.suffix == ".gz":
+            raw = path.read_bytes()
+            runs["zlib"] = partial(gzip.decompress, raw)
+            runs[_gunzip.BACKEND] = partial(_gunzip.decompress, raw)
+        if counts[path] < _SMALL:
+            runs["fixed"] = partial(read_events, path, max_events=1)
+        readers[path] = runs
+    times: dict[tuple[Path, str], list[float]] = {}
+    loads = [os.getloadavg()[0]]
+    t0 = time.perf_counter()
+    for _ in range(repeat):  # interleaved: each round runs every reader on every file once
+        for path, runs in readers.items():
+            for key, run in runs.items():
+                times.setdefault((path, key), []).append(_best(run, 1))
+        loads.append(os.getloadavg()[0])
+    wall = time.perf_counter() - t0
+    print(f"## LHE: events/s (best of {repeat} interleaved rounds; median in brackets)")
+    print(f"{os.cpu_count()} CPUs; load average (1 min) during the rounds: "
+          f"{min(loads):.1f} to {max(loads):.1f}; rounds took {wall:.0f} s\n")  # fmt: skip
+    print("| file | events | MB | pylhe | read_events | zlib | isal | read_events / zlib time "
+          "| read_events / pylhe speed |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        n = counts[path]
+        best = {k: min(times[(path, k)]) for (p, k) in times if p == path}
+        median = {k: statistics.median(times[(path, k)]) for (p, k) in times if p == path}
+
+        def rate(key: str, n: int = n, best: dict = best, median: dict = median) -> str:
+            if key not in best:
+                return "-"
+            return f"{n / best[key]:,.0f} ({n / median[key]:,.0f})"
+
+        size = len(gzip.decompress(path.read_bytes())) if path.suffix == ".gz" else None
+        size = path.stat().st_size if size is None else size
+        zlib_ratio = "-"
+        if "zlib" in best:
+            zlib_ratio = (f"{best['read_events'] / best['zlib']:.2f} "
+                          f"({median['read_events'] / median['zlib']:.2f})")  # fmt: skip
+        speedup = (f"{best['pylhe'] / best['read_events']:.1f}x "
+                   f"({median['pylhe'] / median['read_events']:.1f}x)")  # fmt: skip
+        name = path.name + ("" if path.parent in (_SAMPLES, _EXTERNAL) else " (plain copy)")
+        cells = [name, f"{n:,}", f"{size / 1e6:.1f}", rate("pylhe"), rate("read_events"),
+                 rate("zlib"), rate(_gunzip.BACKEND), zlib_ratio, speedup]  # fmt: skip
+        print(f"| {' | '.join(cells)} |")
+    small = [p for p in paths if counts[p] < _SMALL]
+    if small:
+        print(f"\nFiles under {_SMALL:,} events: milliseconds per read (best of {repeat})\n")
+        print("| file | events | pylhe ms | read_events ms | fixed cost ms (max_events=1) "
+              "| read_events / pylhe speed |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
+        for path in small:
+            best = {k: min(times[(path, k)]) for (p, k) in times if p == path}
+            print(f"| {path.name} | {counts[path]:,} | {best['pylhe'] * 1e3:.1f} "
+                  f"| {best['read_events'] * 1e3:.1f} | {best['fixed'] * 1e3:.1f} "
+                  f"| {best['pylhe'] / best['read_events']:.1f}x |")  # fmt: skip
 
 
 def _root_speed(repeat: int) -> None:
@@ -145,20 +220,21 @@ def _memory(sizes: list[int]) -> None:
 def main() -> None:
     """Parse the arguments and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one sample, 10^5 events only")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="two files, 10^5 events only")
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--lhe-only", action="store_true", help="the LHE table only")
+    parser.add_argument("--files", nargs="*", default=[], help="LHE files whose names hold one")
     args = parser.parse_args()
-    samples = sorted(_SAMPLES.glob("*.lhe.gz"))
-    if args.quick:
-        samples, args.big, args.repeat = samples[:1], [100_000], 1
     with tempfile.TemporaryDirectory() as tmp:
-        paths: list[Path] = []
-        for path in samples:
-            plain = Path(tmp) / path.name.removesuffix(".gz")
-            plain.write_bytes(gzip.decompress(path.read_bytes()))
-            paths += [path, plain]
+        paths = _lhe_files(Path(tmp))
+        if args.files:
+            paths = [p for p in paths if any(part in p.name for part in args.files)]
+        if args.quick:
+            paths, args.big, args.repeat = paths[-2:], [100_000], 1
         _lhe_speed(paths, args.repeat)
+    if args.lhe_only:
+        return
     _root_speed(args.repeat)
     _memory(args.big)
 

@@ -4,14 +4,14 @@ messages quote."""
 
 from __future__ import annotations
 
-import gzip
 import math
 import re
-import zlib
 from pathlib import Path
 from typing import IO, NamedTuple
 
 import numpy as np
+
+from latentsym.io import _gunzip
 
 __all__ = [
     "BLOCK_BYTES",
@@ -96,26 +96,26 @@ class Damaged(Exception):
 
 
 def open_decompressed(path: Path) -> IO[bytes]:
-    """``path`` opened for reading bytes, through gzip when it starts with the gzip magic."""
-    with path.open("rb") as probe:
-        is_gzip = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if is_gzip else path.open("rb")  # type: ignore[return-value]
+    """``path`` opened for reading bytes, through gzip when it starts with the gzip magic
+    (decompressed by :mod:`latentsym.io._gunzip`)."""
+    return _gunzip.open_gzip(path) if _gunzip.is_gzip(path) else path.open("rb")
 
 
 class Input:
     """The decompressed bytes of a file, with the position reached for the messages.
 
     Every failure of the file or of its gzip stream (``OSError``, ``EOFError``,
-    ``zlib.error``) comes out as :class:`Damaged`.
+    ``zlib.error``, ISA-L's error: :data:`latentsym.io._gunzip.ERRORS`) comes out as
+    :class:`Damaged`.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.fh = open_decompressed(path)
+            self.is_gzip = _gunzip.is_gzip(path)
+            self.fh = _gunzip.open_gzip(path) if self.is_gzip else path.open("rb")
         except OSError as exc:
             raise Damaged(f"the file cannot be opened ({exc})", fix="Check the path.") from exc
-        self.is_gzip = isinstance(self.fh, gzip.GzipFile)
         self.offset = 0
         self.events = 0
 
@@ -123,7 +123,7 @@ class Input:
         """Up to ``size`` bytes (all that is left for -1)."""
         try:
             data = self.fh.read(size)
-        except (OSError, EOFError, zlib.error) as exc:
+        except _gunzip.ERRORS as exc:
             raise self.broken(exc) from exc
         self.offset += len(data)
         return data

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from pathlib import Path
 
 from latentsym.errors import EventFileError
+from latentsym.io import _gunzip
 
 __all__ = ["FORMATS", "check_path", "detect_format"]
 
@@ -77,11 +76,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         )
     if head[:4] == b"root":
         return "root"
-    if head[:2] == b"\x1f\x8b":
+    if head[:2] == _gunzip.MAGIC:
         try:
-            with gzip.open(p, "rb") as gz:
+            with _gunzip.open_gzip(p) as gz:
                 text = gz.read(4096)
-        except (OSError, EOFError, zlib.error) as exc:
+        except _gunzip.ERRORS as exc:
             raise EventFileError(
                 f"{p}: corrupt gzip stream at the start of the file ({exc}). "
                 "Re-download or re-generate the file; `gzip -t` checks it."

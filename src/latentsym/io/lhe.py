@@ -39,7 +39,7 @@ from latentsym.io._lhe_head import Head, PylheSource, read_head
 from latentsym.io._lhe_text import LAYOUT, Damaged, Unsupported
 from latentsym.io.formats import detect_format
 from latentsym.io.lhe_fast import Block, first_bad_value, iterate_blocks, split_block
-from latentsym.io.schema import EventFile, RunInfo, make_events, sqrt_s_from_beams
+from latentsym.io.schema import EventFile, RunInfo, sqrt_s_from_beams
 
 __all__ = ["ENGINES", "EVENT_FIELDS", "INIT_KEYS", "iterate_lhe", "read_lhe"]
 
@@ -500,29 +500,77 @@ class _Chunk:
             self._flush()
         except OverflowError as exc:  # an integer beyond int64 on the pylhe route
             raise reader._malformed(exc) from exc
-        counts, f, i, ev, w = (np.concatenate(a) for a in zip(*self.blocks, strict=True))
+        counts, f, i, ev, w = _columns(self.blocks)
         names = reader.weight_names or []
         if not checked:
-            _check_values(reader, (counts, f, i, ev, w), names, first)
+            _check_values(reader, (counts, f.T, i.T, ev.T, w), names, first)
+        return event_array(counts, f, i, ev, w, names)
 
-        def jag(column: np.ndarray) -> ak.Array:
-            return ak.unflatten(column, counts)
 
-        events = make_events(
-            p4={"px": jag(f[:, 0]), "py": jag(f[:, 1]), "pz": jag(f[:, 2]), "E": jag(f[:, 3])},
-            pid=jag(i[:, 0]), status=jag(i[:, 1]), weight=ev[:, 1],
-            weights={k: w[:, j] for j, k in enumerate(names)} or None,
-            extra={
-                "mother1": jag(i[:, 2]), "mother2": jag(i[:, 3]), "color1": jag(i[:, 4]),
-                "color2": jag(i[:, 5]), "mass": jag(f[:, 4]), "lifetime": jag(f[:, 5]),
-                "spin": jag(f[:, 6]),
-            },
-            source=str(reader.path), check=False,
-        )  # fmt: skip
-        events = ak.with_field(events, ev[:, 0].astype(np.int64), "process_id")
-        for j, name in enumerate(EVENT_FIELDS[1:], start=2):
-            events = ak.with_field(events, ev[:, j], name)
-        return events
+_PARTICLE_FIELDS = (
+    "pid", "status", "mother1", "mother2", "color1", "color2", "mass", "lifetime", "spin",
+)  # fmt: skip
+
+
+def _columns(blocks: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The blocks' columns joined, the per-particle and per-event ones transposed (one row
+    per column, contiguous): ``counts`` [N], ``floats`` [7, P], ``ints`` [6, P], ``event``
+    [5, N], ``weights`` [N, W]; one copy of each value."""
+    counts = np.concatenate([b[0] for b in blocks]) if len(blocks) != 1 else blocks[0][0]
+    sizes = [len(b[1]) for b in blocks]
+    lengths = [len(b[0]) for b in blocks]
+    out = []
+    for k, total, dtype in ((1, sum(sizes), np.float64), (2, sum(sizes), np.int64),
+                            (3, sum(lengths), np.float64)):  # fmt: skip
+        width = blocks[0][k].shape[1]
+        column = np.empty((width, total), dtype=dtype)
+        at = 0
+        for b in blocks:
+            column[:, at : at + len(b[k])] = b[k].T
+            at += len(b[k])
+        out.append(column)
+    weights = np.concatenate([b[4] for b in blocks]) if len(blocks) != 1 else blocks[0][4]
+    return counts, out[0], out[1], out[2], weights
+
+
+def event_array(
+    counts: np.ndarray,
+    floats: np.ndarray,
+    ints: np.ndarray,
+    event: np.ndarray,
+    weights: np.ndarray,
+    names: list[str],
+) -> ak.Array:
+    """The event array of the latentsym schema, built layout by layout from the columns of
+    :func:`_columns` (the same array as :func:`~latentsym.io.schema.make_events` builds,
+    with the event fields of :data:`EVENT_FIELDS` added; tested so)."""
+
+    def leaf(values: np.ndarray) -> ak.contents.NumpyArray:
+        return ak.contents.NumpyArray(values)
+
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    p4 = ak.contents.RecordArray(
+        [leaf(floats[k]) for k in range(4)], ["x", "y", "z", "t"],
+        parameters={"__record__": "Momentum4D"},
+    )  # fmt: skip
+    columns = [ints[k] for k in range(6)] + [floats[k] for k in range(4, 7)]
+    particles = ak.contents.RecordArray(
+        [p4, *(leaf(c) for c in columns)], ["p4", *_PARTICLE_FIELDS], length=len(floats[0])
+    )
+    fields: list[ak.contents.Content] = [
+        ak.contents.ListOffsetArray(ak.index.Index64(offsets), particles),
+        leaf(np.ascontiguousarray(event[1])),
+    ]
+    keys = ["particles", "weight"]
+    if names:
+        per = [leaf(np.ascontiguousarray(weights[:, j])) for j in range(len(names))]
+        fields.append(ak.contents.RecordArray(per, list(names), length=len(counts)))
+        keys.append("weights")
+    fields.append(leaf(event[0].astype(np.int64)))
+    fields += [leaf(np.ascontiguousarray(event[k])) for k in range(2, 5)]
+    keys += list(EVENT_FIELDS)
+    return ak.Array(ak.contents.RecordArray(fields, keys, length=len(counts)))
 
 
 def _check_values(

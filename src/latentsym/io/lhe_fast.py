@@ -5,7 +5,10 @@ particle; at 10^6 events that takes minutes. This module reads the decompressed 
 blocks of whole events and parses all numbers of a block in one call, with the layout
 (which token belongs to which event, line and column) worked out by vectorised index
 arithmetic. It returns the same columns as the pylhe route of :mod:`latentsym.io.lhe`
-(tested field by field on every LHE file of the test data).
+(tested field by field on every LHE file of the test data). The numbers go to Arrow's
+string-to-double cast in place (no copy of the text); when cores are free, a pool of
+threads parses the blocks while the next ones are read and decompressed (numpy, Arrow and
+ISA-L release the GIL), with the same results and messages as a serial read (tested so).
 
 It is also the judge of what a well-formed event is, on every route: a damaged file raises
 :class:`Damaged` (which the reader turns into an
@@ -37,8 +40,12 @@ with other attributes than ``id``.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -81,6 +88,9 @@ _HASH, _LT, _NL = ord("#"), ord("<"), ord("\n")
 _NUMBER_START = np.zeros(256, dtype=bool)
 _NUMBER_START[list(b"0123456789+-.")] = True
 _FIX = f"{LAYOUT}. Fix or remove that event."
+_MAX_WORKERS = 4
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 class Block(NamedTuple):
@@ -144,6 +154,10 @@ def iterate_blocks(
     size = _BLOCK_BYTES // 8 if check else _BLOCK_BYTES  # check: beside pylhe, small memory
     try:
         source.skip(start)
+        workers = 1 if limit is not None or check else _workers()
+        if workers > 1:
+            yield from _parallel(source, names, rank, line, size, workers)
+            return
         buf = b""
         eof = False
         while not eof and (limit is None or source.events < limit):
@@ -171,6 +185,110 @@ def iterate_blocks(
             _check_tail(tail, _Where(tail, line, source.events))
     finally:
         source.close()
+
+
+def _cores() -> int:
+    """The cores this process may use, at most ``_MAX_WORKERS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MAX_WORKERS))
+
+
+def _workers() -> int:
+    """How many threads parse blocks at once: :func:`_cores`, or 1 when other work keeps
+    the cores busy (a load average above the cores less one half): threads beside busy
+    cores cost more than they gain (15-24 % slower, measured on 2 cores at load 5)."""
+    cores = _cores()
+    try:
+        busy = os.getloadavg()[0] > cores - 0.5
+    except OSError:  # no load average to be had
+        busy = False
+    return 1 if busy else cores
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that parse blocks, shared by all reads (started on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(_cores(), thread_name_prefix="latentsym-lhe")
+        return _POOL
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's threads are not there, start new ones when needed."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _parallel(
+    source: Input,
+    names: list[str] | None,
+    rank: dict[str, int],
+    line: int,
+    size: int,
+    workers: int,
+) -> Iterator[tuple[Block, list[str]]]:
+    """:func:`iterate_blocks` with the blocks parsed by a pool of threads (numpy and Arrow
+    release the GIL), the next blocks read and decompressed meanwhile.
+
+    The results are taken in file order. A block whose parse fails, or whose first event
+    named other weights than the file's first event, is parsed again here with the place
+    in the file it has in a serial read (the event count before it, the weight ids of the
+    file), so that the result and every message are those of the serial read.
+    """
+    pool = _pool()
+    ahead = 2 * workers  # blocks in flight: enough to keep the threads busy
+    pending: deque[tuple[Future[tuple[Block, list[str], int]], bytes, bytes, int, bool]]
+    pending = deque()
+    buf, eof = b"", False
+    failed: Damaged | None = None
+    try:
+        while True:
+            while failed is None and not eof and len(pending) < ahead:
+                try:
+                    more = source.read(size)
+                except Damaged as damage:
+                    failed = damage  # raised after the events before it, as a serial read
+                    break
+                eof = not more
+                buf += more
+                cut = _after_last_event(buf)
+                if cut < 0:
+                    continue
+                piece, buf = buf[:cut], buf[cut:]
+                job = pool.submit(_parse, piece, names, rank, _Where(piece, line, 0), False)
+                pending.append((job, piece, buf, line, names is None))
+                line += piece.count(b"\n")
+            if not pending:
+                break
+            job, piece, rest, at, guessed = pending.popleft()
+            try:
+                block, found, _ = job.result()
+                redo = guessed and names is not None and found != names
+            except (Damaged, Unsupported):
+                redo = True
+            if redo:  # the messages quote the text as a serial read has it (the rest too)
+                where = _Where(piece + rest, at, source.events)
+                block, found, _ = _parse(piece, names, rank, where, False)
+            names = found
+            source.events += len(block)
+            if len(block):
+                yield block, names
+        if failed is not None:
+            cause = failed.__cause__ if failed.__cause__ is not None else failed
+            raise source.broken(cause) from cause
+        tail = buf + source.read(-1)
+        _check_tail(tail, _Where(tail, line, source.events))
+    finally:
+        for job, *_ in pending:
+            job.cancel()
 
 
 def _after_last_event(buf: bytes) -> int:
@@ -280,16 +398,17 @@ def _parse(
     if bang.size:
         arr = _blank_comments(buf, arr, bang)
         lt = np.flatnonzero(arr == _LT)
-    starts = lt[_tag_at(arr, lt, b"<event")]
-    closes = lt[_tag_at(arr, lt, b"</event")]
+    tags = _Tags(arr, lt)
+    starts = lt[tags.at(b"<event")]
+    closes = lt[tags.at(b"</event")]
     n = len(starts)
     _check_nesting(starts, closes, where)
     body = _tag_end(buf, arr, lt, starts, len(b"<event>"), where)
     after = _tag_end(buf, arr, lt, closes, len(b"</event>"), where)
     _check_gaps(arr, np.append(0, after[:-1]), starts, where)
-    _check_tags(arr, lt, body, closes, where)
+    tag_close = _check_tags(arr, lt, body, closes, where)
     data = buf if not bang.size else arr.tobytes()  # comments blanked
-    if not check and b"<weights" in data:
+    if not check and tags.prefix(b"<weights").any():  # (as ``b"<weights" in data``)
         raise Unsupported("<weights> blocks (weights by position)")
     text_end = lt[np.searchsorted(lt, body)]  # the first child element or </event>
 
@@ -339,13 +458,11 @@ def _parse(
         raise where.damaged(what, line_start[k], line_event[k])
 
     used = lead | particle
-    if not used.all():
-        keep = np.repeat(used, line_len)
-        tok, tok_end = tok[keep], tok_end[keep]
-        solid = _ranges(len(arr), tok, tok_end)
-    lengths = tok_end - tok
-    values = _numbers(arr[solid], lengths)
+    keep = None if used.all() else np.repeat(used, line_len)
+    values = _token_numbers(arr, edges, keep)
     if values is None:
+        if keep is not None:
+            tok, tok_end = tok[keep], tok_end[keep]
         k = _first_bad_token(buf, tok, tok_end)
         token = buf[tok[k] : tok_end[k]].decode("utf-8", "replace")
         ev = int(np.searchsorted(body, tok[k], side="right") - 1)
@@ -363,7 +480,13 @@ def _parse(
             line_start[lead][k],
             k,
         )
-    weights, names = _weights(data, arr, lt, body, names, rank, where, check)
+    fast = None
+    if not check and tag_close is not None:
+        fast = _same_weights(data, arr, tags, lt, tag_close, body, names, rank)
+    if fast is None:
+        weights, names = _weights(data, tags, lt, body, names, rank, where, check)
+    else:
+        weights, names = fast
     with np.errstate(invalid="ignore"):  # NaN, inf, 1e30: refused below, not warned about
         whole = np.ascontiguousarray(rows[:, :6])
         ints = whole.astype(np.int64)
@@ -472,19 +595,25 @@ def _tag_end(
 
 def _check_tags(
     arr: np.ndarray, lt: np.ndarray, body: np.ndarray, closes: np.ndarray, where: _Where
-) -> None:
+) -> np.ndarray | None:
     """Every ``<`` opens a tag that a ``>`` closes before the next ``<``; inside an event
     as many elements close as open, and the text after a closing tag is whitespace (or
     ``#`` lines): a run of the file deleted would otherwise hide text up to the next tag,
     or leave an event's particle lines inside or after an element of the previous event,
-    where no reader looks."""
+    where no reader looks.
+
+    Returns the position of the ``>`` that closes each tag of ``lt`` (None when the block
+    has no tags but ``<event>`` and ``</event>``)."""
     if len(lt) == 2 * len(body):
-        return  # no tag but <event> and </event>, which _tag_end checks
+        return None  # no tag but <event> and </event>, which _tag_end checks
     gt = np.flatnonzero(arr == ord(">"))
-    following = np.searchsorted(gt, lt)
-    end = gt[np.minimum(following, len(gt) - 1)]
-    ok = following < len(gt)
-    ok[:-1] &= end[:-1] < lt[1:]
+    if len(gt) == len(lt) and np.all(lt < gt) and np.all(gt[:-1] < lt[1:]):
+        end, ok = gt, np.ones(len(lt), dtype=bool)  # the common case: < and > alternate
+    else:
+        following = np.searchsorted(gt, lt)
+        end = gt[np.minimum(following, len(gt) - 1)]
+        ok = following < len(gt)
+        ok[:-1] &= end[:-1] < lt[1:]
     if not ok.all():
         k = int(np.flatnonzero(~ok)[0])
         raise where.damaged(
@@ -521,6 +650,7 @@ def _check_tags(
                 lo[k] + skip,
                 int(event[tags[k]]),
             )
+    return end
 
 
 def _with_text(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -584,14 +714,48 @@ def _ranges(size: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.repeat(pattern, np.diff(bounds))
 
 
-def _tag_at(arr: np.ndarray, lt: np.ndarray, tag: bytes) -> np.ndarray:
-    """Which ``<`` positions ``lt`` open ``tag`` followed by a space or ``>``."""
-    width = len(tag)
-    idx = np.minimum(lt[:, None] + np.arange(width + 1), len(arr) - 1)
-    text = arr[idx]
-    match = np.all(text[:, :width] == np.frombuffer(tag, dtype=np.uint8), axis=1)
-    after = text[:, width]
-    return np.flatnonzero(match & ((after == ord(">")) | (after <= 32)))
+class _Tags:
+    """The 16 bytes from each ``<`` of a block (the last byte repeated past its end), as
+    two little-endian words each: tag names of up to 8 bytes match in one comparison."""
+
+    def __init__(self, arr: np.ndarray, lt: np.ndarray) -> None:
+        size = len(arr)
+        padded = np.empty(size + 24, dtype=np.uint8)
+        padded[:size] = arr
+        padded[size:] = arr[-1] if size else 0
+        # the 8 bytes from every position of the text as one word (overlapping, unaligned)
+        every = np.ndarray((size + 16,), dtype="<u8", buffer=padded.data, strides=(1,))
+        self.low, self.high = every[lt], every[lt + 8]  # bytes 0-7 and 8-15 from each <
+
+    def masked(self, which: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """The first ``size`` bytes (at most 16) from the ``<`` of ``lt[which]``, the rest
+        zeroed, as [len(which), 2] words."""
+        ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+        out = np.empty((len(which), 2), dtype="<u8")
+        bits = (8 * np.minimum(size, 8)).astype(np.uint64)
+        mask = np.where(size >= 8, ones, (np.uint64(1) << bits) - np.uint64(1))
+        np.bitwise_and(self.low[which], mask, out=out[:, 0])
+        bits = (8 * np.clip(size - 8, 0, 8)).astype(np.uint64)
+        mask = np.where(size >= 16, ones, (np.uint64(1) << bits) - np.uint64(1))
+        np.bitwise_and(self.high[which], mask, out=out[:, 1])
+        return out
+
+    def prefix(self, tag: bytes) -> np.ndarray:
+        """Which ``<`` start ``tag`` (at most 8 bytes, ``<`` included), as a mask."""
+        value = np.uint64(int.from_bytes(tag, "little"))
+        if len(tag) == 8:
+            return self.low == value
+        mask = np.uint64((1 << (8 * len(tag))) - 1)
+        return (self.low & mask) == value
+
+    def at(self, tag: bytes) -> np.ndarray:
+        """Indices of the ``<`` that open ``tag`` followed by a space or ``>``."""
+        width = len(tag)
+        if width < 8:
+            after = (self.low >> np.uint64(8 * width)) & np.uint64(0xFF)
+        else:
+            after = self.high & np.uint64(0xFF)
+        return np.flatnonzero(self.prefix(tag) & ((after == ord(">")) | (after <= 32)))
 
 
 def _numbers(data: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
@@ -612,6 +776,35 @@ def _numbers(data: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
     return values.to_numpy(zero_copy_only=False)
 
 
+def _token_numbers(
+    arr: np.ndarray, edges: np.ndarray, keep: np.ndarray | None
+) -> np.ndarray | None:
+    """Parse the tokens of ``arr`` as float64, in place: token ``i`` is
+    ``arr[edges[2 i]:edges[2 i + 1]]``; only those where ``keep`` is True (all if None).
+
+    The text is not copied: the string array handed to Arrow's cast (see :func:`_numbers`)
+    has the pieces of ``arr`` between the edges as its elements, the tokens valid and the
+    gaps between them null, which the cast skips. None when a token is not a number.
+    """
+    pieces = len(edges) + 1
+    offsets = np.empty(pieces + 1, dtype=np.int32)
+    offsets[0], offsets[-1] = 0, len(arr)
+    offsets[1:-1] = edges
+    valid = np.zeros(pieces, dtype=bool)
+    valid[1::2] = True if keep is None else keep
+    n_valid = len(edges) // 2 if keep is None else int(np.count_nonzero(keep))
+    bitmap = np.packbits(valid, bitorder="little")
+    strings = pa.StringArray.from_buffers(
+        pieces, pa.py_buffer(offsets), pa.py_buffer(arr), pa.py_buffer(bitmap), pieces - n_valid
+    )
+    try:
+        cast = pc.cast(strings, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    out = np.frombuffer(cast.buffers()[1], dtype=np.float64, count=pieces)[1::2]
+    return out if keep is None else out[keep]
+
+
 _PLAIN = re.compile(PLAIN_NUMBER.pattern + rb"|[+-]?(?i:nan|inf|infinity)")
 
 
@@ -625,7 +818,7 @@ def _first_bad_token(buf: bytes, tok: np.ndarray, tok_end: np.ndarray) -> int:
 
 def _weights(
     data: bytes,
-    arr: np.ndarray,
+    tags: _Tags,
     lt: np.ndarray,
     body: np.ndarray,
     names: list[str] | None,
@@ -635,9 +828,9 @@ def _weights(
 ) -> tuple[np.ndarray, list[str]]:
     """The ``<rwgt><wgt id=...>`` weights as an [n, W] array in ``names`` order."""
     n = len(body)
-    some = b"<wgt" in data  # a fast look first: many files have no named weights
+    some = bool(tags.prefix(b"<wgt").any())  # (as ``b"<wgt" in data``) many files have none
     found = _WGT.findall(data) if some else []  # (quote, id, value) of each <wgt>
-    pos = lt[_tag_at(arr, lt, b"<wgt")] if some else np.zeros(0, dtype=np.int64)
+    pos = lt[tags.at(b"<wgt")] if some else np.zeros(0, dtype=np.int64)
     if len(found) != len(pos):
         if check:
             return np.zeros((n, 0)), names or []
@@ -691,6 +884,79 @@ def _weights(
         return np.zeros((n, 0)), names
     out = np.empty((n, width))
     np.put_along_axis(out, order, values, axis=1)
+    return out, names
+
+
+def _same_weights(
+    data: bytes,
+    arr: np.ndarray,
+    tags: _Tags,
+    lt: np.ndarray,
+    tag_close: np.ndarray,
+    body: np.ndarray,
+    names: list[str] | None,
+    rank: dict[str, int],
+) -> tuple[np.ndarray, list[str]] | None:
+    """:func:`_weights` for the common case, vectorised: every event holds the same
+    ``<wgt id=...>`` tags, byte for byte and in the same order, each with one number and
+    closed by ``</wgt>``; the first event's tags are read by the pattern of :func:`_weights`.
+    None for anything else (no weights, a damaged block, another layout), which
+    :func:`_weights` then reads or refuses with its messages."""
+    n = len(body)
+    which = tags.at(b"<wgt")
+    m = len(which)
+    if not m or m % n or which[-1] + 1 >= len(lt):
+        return None
+    width = m // n
+    pos, after = lt[which], which + 1
+    event = np.searchsorted(body, pos, side="right") - 1
+    if not np.array_equal(event, np.repeat(np.arange(n), width)):
+        return None
+    if not tags.prefix(b"</wgt>")[after].all():  # closed by exactly </wgt>
+        return None
+    value_start, value_end = tag_close[which] + 1, lt[after]
+    size = (value_start - pos).reshape(n, width)
+    longest = int(size[0].max())
+    if longest > 64 or not (size == size[0]).all():
+        return None
+    if longest <= 16:  # the tags as words, compared event by event
+        text = tags.masked(which, value_start - pos).reshape(n, width, 2)
+    else:
+        text = arr[np.minimum(pos[:, None] + np.arange(longest), len(arr) - 1)]
+        text[np.arange(longest) >= (value_start - pos)[:, None]] = 0
+        text = text.reshape(n, width, longest)
+    if not (text == text[0]).all():
+        return None
+    first = list(_WGT.finditer(data, int(pos[0]), int(value_end[width - 1]) + 6))
+    spans = zip(pos[:width].tolist(), value_start[:width].tolist(), value_end[:width].tolist(),
+                strict=True)  # fmt: skip
+    if len(first) != width or any(
+        f.start() != a or f.start(3) != b or f.end() != c + 6
+        for f, (a, b, c) in zip(first, spans, strict=False)
+    ):
+        return None
+    try:
+        ids = [f.group(2).decode() for f in first]
+    except UnicodeDecodeError:
+        return None
+    if len(set(ids)) != width:
+        return None
+    if names is None:
+        names = sorted(ids, key=lambda k: rank.get(k, len(rank)))
+    column = {k: j for j, k in enumerate(names)}
+    if len(names) != width or set(ids) != set(names):
+        return None
+    solid = _ranges(len(arr), value_start, value_end)
+    solid &= arr > 32
+    edges = np.flatnonzero(solid[1:] != solid[:-1]) + 1
+    # tokens lie in the ranges only: m of them, the k-th in range k, is one in each
+    if len(edges) != 2 * m or not np.all((edges[0::2] >= value_start) & (edges[0::2] < value_end)):
+        return None  # not one number in each
+    values = _token_numbers(arr, edges, None)
+    if values is None:
+        return None
+    out = np.empty((n, width))
+    out[:, [column[k] for k in ids]] = values.reshape(n, width)
     return out, names
 
 
