@@ -334,6 +334,82 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_symmetries(args: argparse.Namespace) -> int:
+    from latentsym.analysis.discovery import DiscoveryOptions
+    from latentsym.analysis.distribution_symmetry import TwoSampleOptions
+    from latentsym.jobs.symmetries import SymmetriesOptions, run_symmetries
+
+    tests = TwoSampleOptions(
+        n_events=args.test_events,
+        n_permutations=args.permutations,
+        rapidity_range=args.rapidity_range,
+        alpha=args.alpha,
+    )
+    result = run_symmetries(
+        args.files,
+        args.out,
+        SymmetriesOptions(
+            topology=args.topology,
+            inclusive=args.inclusive,
+            representation=args.features,
+            tests=tests,
+            discovery=DiscoveryOptions(tests=tests),
+            latent=not args.no_latent,
+            model_dir=args.model,
+            arch=_arch(args),
+            train=_train(args),
+            max_events=args.max_events,
+            read=_read_options(args),
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        ),
+    )
+    alg, dist, disc = result.algebra, result.distribution, result.discovery
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "manifold_algebra": list(alg.names),
+                    "invariant": list(dist.invariant),
+                    "broken": list(dist.broken),
+                    "discovered": [g.nearest for g in disc.generators if g.invariant],
+                }
+            )
+        )
+        return 0
+    print(f"{result.topology}: {result.n_events} events, {result.representation} features")
+    print(
+        f"manifold algebra (exact constraints): dimension {alg.dimension}, "
+        f"{', '.join(alg.names) or 'none'}"
+        + (
+            f"; largest principal angle to {', '.join(alg.expected)}: "
+            f"{alg.max_principal_angle:.1e} rad"
+            if alg.expected is not None and alg.max_principal_angle is not None
+            else ""
+        )
+    )
+    for c in dist.candidates:
+        verdict = "invariant" if c.invariant else "broken"
+        moved = f", moved most: {c.shifts[0].observable}" if c.shifts and not c.invariant else ""
+        print(f"  {c.name:<10} p = {c.pvalue:.2g}  {verdict}{moved}")
+        if c.asymmetry is not None:
+            a = c.asymmetry
+            print(
+                f"    A_FB({a.particle}) from the test {a.from_test:.4f} +- {a.error_test:.4f}, "
+                f"counted {a.direct:.4f} +- {a.error_direct:.4f}"
+            )
+    for i, g in enumerate(disc.generators):
+        state = "invariant" if g.invariant else "broken"
+        print(f"discovered[{i}]: {g.nearest} (|cos| {g.cosine:.4f}), p = {g.pvalue:.2g}, {state}")
+    for lf in result.latent:
+        print(
+            f"latent view of {lf.generator}: {lf.fraction_in_plane:.3f} of the displacement in "
+            f"the relevant plane {list(lf.plane)}"
+        )
+    print(f"symmetries: {Path(args.out) / 'symmetries.json'}, {Path(args.out) / 'symmetries.md'}")
+    return 0
+
+
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     from latentsym.analysis.benchmark import format_table
     from latentsym.jobs import BenchmarkOptions, run_benchmark
@@ -514,6 +590,42 @@ def _parser() -> argparse.ArgumentParser:
     _add_threads_argument(p)
     _add_inclusive_argument(p)
     p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser(
+        "symmetries",
+        help="which Lorentz generators and discrete maps keep the constraints and the "
+        "distribution; discovered generators and their latent view",
+    )
+    p.add_argument("files", nargs="+", help="event files")
+    p.add_argument("--out", required=True, help="output folder for symmetries.json/.md/.png")
+    p.add_argument("--topology", help="final state, e.g. 'mu+ mu-' (default: the most common)")
+    p.add_argument("--features", default="cartesian", choices=["cartesian", "collider"])
+    p.add_argument(
+        "--model", help="a trained model folder (OUT/model of latentsym run) for the latent view"
+    )
+    p.add_argument(
+        "--no-latent", action="store_true", help="no latent view (no model is trained or read)"
+    )
+    p.add_argument(
+        "--test-events", type=int, default=2000, help="events per side of each two-sample test"
+    )
+    p.add_argument("--permutations", type=int, default=3000, help="permutations per test")
+    p.add_argument(
+        "--rapidity-range",
+        type=float,
+        default=3.0,
+        help="boosts use a rapidity uniform in (-Y, Y) per event",
+    )
+    p.add_argument("--alpha", type=float, default=0.01, help="invariant when p > alpha")
+    _add_model_arguments(p)
+    p.add_argument("--max-events", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the main answers as JSON")
+    _add_read_arguments(p)
+    _add_threads_argument(p)
+    _add_inclusive_argument(p)
+    p.set_defaults(func=_cmd_symmetries)
 
     p = sub.add_parser("benchmark", help="the analysis on data sets whose answer is known")
     p.add_argument("--datasets", help="comma-separated subset (default: all)")

@@ -19,6 +19,7 @@ from latentsym.jobs.options import (
 )
 from latentsym.jobs.run import FIGURES, physics_checks, read_many, run_analysis
 from latentsym.jobs.scan import run_scan
+from latentsym.jobs.symmetries import SymmetriesOptions, SymmetriesResult, run_symmetries
 
 __all__ = [
     "FIGURES",
@@ -30,6 +31,8 @@ __all__ = [
     "ReadOptions",
     "RunOptions",
     "ScanOptions",
+    "SymmetriesOptions",
+    "SymmetriesResult",
     "class_features",
     "compare_files",
     "connect",
@@ -41,4 +44,5 @@ __all__ = [
     "run_benchmark",
     "run_invariant",
     "run_scan",
+    "run_symmetries",
 ]
