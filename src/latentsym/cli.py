@@ -58,6 +58,7 @@ def _train(args: argparse.Namespace) -> TrainConfig:
         "lr": getattr(args, "lr", None),
         "kl_warmup_epochs": getattr(args, "kl_warmup", None),
         "seed": getattr(args, "seed", None),
+        "weighted": getattr(args, "weighted", None) or None,
     }
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
@@ -462,6 +463,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for sample in comp.samples[1:]:
             for obs in comp.observables:
                 r = comp.result(obs, sample)
+                if r.fixed:
+                    print(
+                        f"  {sample:<10} {obs:<18} fixed by an exact constraint: relative spread "
+                        f"input {r.spread_reference:.2g}, {sample} {r.spread_sample:.2g}"
+                    )
+                    continue
                 chi2 = f"{r.chi2_ndf:.2f}" if _finite(r.chi2_ndf) else "n/a"
                 w1 = f"{r.w1_rel:.3f}" if _finite(r.w1_rel) else "n/a"
                 print(f"  {sample:<10} {obs:<18} chi2/ndf {chi2:>8}  W1/std {w1:>7}")
@@ -563,6 +570,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
+        "--weighted",
+        action="store_true",
+        help="weight the loss with the signed event weights (NLO samples; refused where the "
+        "weighted loss is not bounded below)",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print k, the latent dimension and the verdict as JSON"
     )
     _add_read_arguments(p)
@@ -656,10 +669,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n-generated", type=int, default=None, help="events to generate")
     p.add_argument(
         "--generate-from",
-        choices=("prior", "posterior"),
+        choices=("prior", "flow", "gaussian", "posterior"),
         default="prior",
-        help="latent draws of the generated events: the prior N(0, 1), or the aggregate "
-        "posterior of the input events (stays on the data's manifold)",
+        help="latent draws of the generated events: the model's prior (default: its learned "
+        "flow prior when it has one, else N(0, 1)), the flow, N(0, 1) (gaussian), or the "
+        "aggregate posterior of the input events",
     )
     p.add_argument("--max-events", type=int, default=None)
     p.add_argument("--bins", type=int, default=40)

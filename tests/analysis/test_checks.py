@@ -23,7 +23,8 @@ from latentsym.analysis.symmetry import (
 from latentsym.errors import ConfigError
 from latentsym.features import build
 from latentsym.io.read import read_events
-from latentsym.models import FitOptions, TrainConfig, fit
+from latentsym.models import FitOptions, TrainConfig, fit, fit_prior
+from latentsym.models.flow import FLOW_TRAIN
 from latentsym.physics.constraints import dimension_ledger
 from latentsym.physics.selection import select_final_state
 
@@ -196,22 +197,52 @@ def test_design_targets_ee_full():
 
 @pytest.fixture(scope="module")
 def ee_full_check():
+    """The default fit of the VAE and of its flow prior (on the encoded means)."""
     _, fm = _ee(None)
     trained = fit(fm, train=TrainConfig(seed=0), options=QUIET)
     ledger = dimension_ledger(fm.momenta, fm.particle_names)
     mu, sigma = trained.encode(fm)
-    return constraint_residuals(trained, fm, ledger, relevance(mu, sigma=sigma).relevant_dims)
+    dims = relevance(mu, sigma=sigma).relevant_dims
+    with_flow = fit_prior(trained, fm, dims=dims, options=QUIET)
+    return constraint_residuals(with_flow, fm, ledger, dims)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="prior samples leave the sphere: 3 Gaussian latents for a 2-d manifold put "
-    "m2(mu+-) at decoded/null ~0.33 (encoded data: ~0.02)",
-)
-def test_design_target_prior_ratio_ee_full(ee_full_check):
-    """DESIGN.md: decoded / null < 0.1 for every exact constraint, on prior samples."""
-    assert ee_full_check.max_ratio("exact", "prior") < 0.1
+def test_design_target_flow_prior_ratio_ee_full(ee_full_check):
+    """Flow-prior samples: decoded / null < 0.05 for every exact constraint (issue 15).
+
+    The N(0, 1) figure stays reported as measured: 3 Gaussian latents for a 2-d manifold
+    put m2(mu+-) at decoded/null ~0.33, draws inside the latent shell decoding off it."""
+    assert ee_full_check.flow_source == "means"
+    assert ee_full_check.max_ratio("exact", "flow") < 0.05
+    assert ee_full_check.coverage_flow > 0.9
+    assert ee_full_check.max_ratio("exact", "prior") > 0.1
+
+
+def test_flow_prior_source_in_the_check(ee):
+    """A short flow fit already keeps its samples nearer the muon mass shell than N(0, 1)."""
+    _, fm, trained, _, ledger, dims = ee
+    plain = constraint_residuals(trained, fm, ledger, dims, n_samples=2000)
+    assert plain.flow_source is None
+    assert math.isnan(plain.coverage_flow)
+    assert all(r.ratio_flow is None and math.isnan(r.flow) for r in plain.residuals)
+    assert plain.to_dict()["max_ratio_exact_flow"] is None
+    with_flow = fit_prior(
+        trained, fm, dims=dims, train=FLOW_TRAIN.replace(epochs=25), options=QUIET
+    )
+    chk = constraint_residuals(with_flow, fm, ledger, dims, n_samples=2000)
+    assert chk.flow_source == "means"
+    assert chk.coverage_flow > 0.8
+    for name in MUON_MASSES:
+        r = chk.get(name)
+        assert r.ratio_flow < 0.5 * r.ratio_prior, r
+        assert r.ratio_prior == plain.get(name).ratio_prior  # N(0, 1) draws unchanged
+    assert chk.max_ratio("exact", "flow") == max(
+        r.ratio_flow for r in chk.residuals if r.ratio_flow is not None
+    )
+    with pytest.raises(ConfigError, match="which must be one of prior, flow"):
+        chk.max_ratio("exact", "gaussian")
+    json.dumps(chk.to_dict(), allow_nan=False)
 
 
 @pytest.mark.slow

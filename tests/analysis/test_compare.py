@@ -12,13 +12,18 @@ from conftest import external, sample
 import latentsym
 from latentsym.analysis.compare import (
     compare_observables,
+    fixed_observables,
     generated_final_state_p4,
     inclusive_observables,
+    weight_summary,
+    weighted_w1,
 )
+from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError, OutputError
 from latentsym.features import build
 from latentsym.jobs import CompareOptions, ReadOptions, compare_files
-from latentsym.models import FitOptions, TrainConfig, fit
+from latentsym.models import FitOptions, TrainConfig, fit, fit_prior
+from latentsym.models.flow import FLOW_TRAIN
 from latentsym.physics.observables import observables
 from latentsym.plotting.compare import plot_all, plot_comparison
 
@@ -220,9 +225,9 @@ def test_posterior_generation_stays_on_the_sphere(ee, trained):
     assert comp.result("pt_mu+", "posterior").w1 < comp.result("pt_mu+", "prior").w1
     with pytest.raises(ConfigError, match="pass features="):
         generated_final_state_p4(model, 10, generate_from="posterior")
-    with pytest.raises(ConfigError, match="choose one of prior, posterior"):
+    with pytest.raises(ConfigError, match="choose one of prior, gaussian, flow, posterior"):
         generated_final_state_p4(model, 10, generate_from="data")
-    with pytest.raises(ConfigError, match="choose one of prior, posterior"):
+    with pytest.raises(ConfigError, match="choose one of prior, gaussian, flow, posterior"):
         compare_files(sample(EE), options=CompareOptions(model_dir=folder, generate_from="data"))
     options = CompareOptions(
         model_dir=folder, max_events=2000, n_generated=2000, generate_from="posterior"
@@ -264,3 +269,94 @@ def test_collins_soper_azimuth_follows_a_tiny_system_pt(ee):
         shift = np.abs(np.angle(np.exp(1j * (after - before))))
         assert bool(np.median(shift) > 0.5) == moved, (frame, np.median(shift))
     assert np.median(shift) < 0.01
+
+
+def test_weighted_w1_matches_scipy_and_takes_signed_weights():
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(7)
+    u, v = rng.normal(size=300), rng.normal(0.3, 1.2, size=200)
+    wu, wv = rng.uniform(0.1, 2, 300), rng.uniform(0.1, 2, 200)
+    assert weighted_w1(u, v, wu, wv) == pytest.approx(wasserstein_distance(u, v, wu, wv))
+    assert weighted_w1(u, v) == pytest.approx(wasserstein_distance(u, v))
+    # signed: a negative event cancels a positive one at the same place
+    x = np.array([0.0, 1.0, 1.0])
+    assert weighted_w1(x, np.array([0.0]), np.array([1.0, 1.0, -1.0])) == pytest.approx(0.0)
+    with pytest.raises(ConfigError, match="both must be positive"):
+        weighted_w1(x, x, np.array([-1.0, -1.0, 1.0]))
+
+
+def test_signed_weights_in_histograms():
+    """Sample B weighted with 20% negative events to A's distribution: the weighted
+    comparison agrees with A, the unweighted one does not; errors grow with sum w^2."""
+    rng = np.random.default_rng(11)
+    a = rng.normal(0.0, 1.0, 20000)
+    b = rng.normal(0.5, 1.0, 20000)
+    ratio = np.exp(-0.5 * b**2 + 0.5 * (b - 0.5) ** 2)
+    sign = np.where(rng.uniform(size=b.size) < 0.2, -1.0, 1.0)
+    w = ratio * sign / 0.6
+    comp = compare_observables({"input": {"x": a}, "b": {"x": b}}, weights={"b": w})
+    plain = compare_observables({"input": {"x": a}, "b": {"x": b}})
+    assert comp.result("x", "b").chi2_ndf < 2.0
+    assert comp.result("x", "b").w1_rel < 0.05
+    assert plain.result("x", "b").chi2_ndf > 20
+    assert plain.result("x", "b").w1_rel > 0.4
+    h = comp.histograms["x"]["b"]
+    np.testing.assert_allclose(h.variances(flow=True).sum(), np.sum(w**2))
+    ws = weight_summary(w)
+    assert ws["n_negative"] == int((w < 0).sum())
+    assert 0.15 < ws["negative_fraction"] < 0.25
+    assert ws["negative_share"] == pytest.approx(-w[w < 0].sum() / np.abs(w).sum())
+
+
+def test_fixed_observables_get_no_chi2(ee):
+    obs = observables(ee.p4, ee.names, frame="rest")
+    fixed = fixed_observables(obs)
+    assert set(fixed) == {"m_sys", "y_sys", "pt_sys", "m_mu+_mu-"} & set(obs)
+    assert fixed["m_sys"] == pytest.approx(91.19, abs=0.1)
+    assert fixed["y_sys"] == 1.0
+    rng = np.random.default_rng(0)
+    smeared = {k: v + rng.normal(0, 0.01, v.size) for k, v in obs.items()}
+    comp = compare_observables({"input": obs, "gen": smeared}, fixed=fixed)
+    r = comp.result("m_sys", "gen")
+    assert r.fixed
+    assert np.isnan(r.chi2)
+    assert np.isnan(r.w1_rel)
+    assert r.ndf == 0
+    assert r.spread_sample == pytest.approx(0.01 / fixed["m_sys"], rel=0.05)
+    assert r.spread_reference < 1e-10
+    d = comp.to_dict()
+    assert d["comparisons"]["gen"]["m_sys"]["fixed"] is True
+    assert d["comparisons"]["gen"]["m_sys"]["chi2_ndf"] is None
+    assert d["worst"]["gen"]["observable"] not in fixed
+    assert not comp.result("cos_theta_star", "gen").fixed
+
+
+def test_compare_files_generates_from_the_flow(ee, trained, tmp_path):
+    model, folder = trained
+    fm = build(build(ee, "cartesian").momenta[:3000], particle_names=ee.names)
+    mu, sigma = model.encode(fm)
+
+    dims = relevance(mu, sigma=sigma).relevant_dims
+    options = CompareOptions(model_dir=folder, max_events=2000, n_generated=2000)
+    with pytest.raises(ConfigError, match="has no learned prior"):
+        compare_files(sample(EE), options=options.replace(generate_from="flow"))
+    plain = compare_files(sample(EE), options=options)
+    assert plain.generate_from == "gaussian"
+    with_flow = fit_prior(model, fm, dims=dims, train=FLOW_TRAIN.replace(epochs=10), options=QUIET)
+    flow_dir = with_flow.save(tmp_path / "with_flow")
+    options = options.replace(model_dir=flow_dir)
+    summary = compare_files(sample(EE), options=options)
+    assert summary.generate_from == "flow"
+    assert any("learned prior" in n for n in summary.notes)
+    assert any("fixed in the input by exact constraints" in n for n in summary.notes)
+    assert summary.exclusive.fixed.keys() >= {"m_sys", "pt_sys", "y_sys"}
+    gauss = compare_files(sample(EE), options=options.replace(generate_from="gaussian"))
+    assert gauss.generate_from == "gaussian"
+    assert (
+        gauss.to_dict()["exclusive"]["comparisons"] == plain.to_dict()["exclusive"]["comparisons"]
+    )
+    assert summary.to_dict()["weights"]["n_negative"] == 0
+
+
+QUIET = FitOptions(progress=False)

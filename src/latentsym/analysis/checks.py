@@ -8,10 +8,11 @@ Two measurements, neither needing a person to look at a plot:
   at 0), (b) the decoded encoded data ``decode(mu(x))``, (b') events decoded from the
   aggregate posterior (for random data events, the relevant directions drawn from the
   posterior ``N(mu(x), sigma(x)^2)``, the others at 0: the latent points the decoder was
-  trained on), (c) the data itself, and (d) a *null*: the data with every feature
-  shuffled independently across events, which breaks every relation among features. The
-  ratio decoded / null is near 0 when the model learned the relation and near 1 when it
-  did not.
+  trained on), (b'') events decoded from the learned prior (the flow of
+  :mod:`latentsym.models.flow`, when the model has one), (c) the data itself, and (d) a
+  *null*: the data with every feature shuffled independently across events, which breaks
+  every relation among features. The ratio decoded / null is near 0 when the model
+  learned the relation and near 1 when it did not.
 - :func:`decoder_tangency`: the fraction of the decoder Jacobian (physical units, with
   respect to the relevant latents) that lies along the gradients of the exact constraints:
   0 when the decoder moves along the constraint surface only.
@@ -50,12 +51,18 @@ from latentsym.models.checkpoint import TrainedModel
 from latentsym.physics.constraints import RANK_TOL, Ledger, candidate_constraints
 
 __all__ = [
+    "SOURCES",
     "ConstraintCheck",
     "ConstraintResidual",
     "TangencyCheck",
     "constraint_residuals",
     "decoder_tangency",
+    "project_to_constraints",
 ]
+
+SOURCES = ("prior", "flow", "posterior", "encoded")
+"""The decoded sources of a :class:`ConstraintCheck`: N(0, 1) draws, learned-prior draws,
+aggregate-posterior draws and the decoded encoded data."""
 
 _ValueFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -78,6 +85,8 @@ class ConstraintResidual:
         null_trivial: the shuffle preserves the constraint (carried by constant features).
         posterior: spread on events decoded from aggregate-posterior samples.
         ratio_posterior: ``posterior / null``; None when the null spread is ~0.
+        flow: spread on events decoded from the learned prior (NaN: the model has none).
+        ratio_flow: ``flow / null``; None when the null spread is ~0 or without a flow.
     """
 
     name: str
@@ -93,6 +102,8 @@ class ConstraintResidual:
     null_trivial: bool
     posterior: float = math.nan
     ratio_posterior: float | None = None
+    flow: float = math.nan
+    ratio_flow: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,9 @@ class ConstraintCheck:
         coverage_encoded: the same for the decoded encoded data.
         seed: seed of the prior and posterior draws, the event subsample and the shuffle.
         coverage_posterior: the same for the aggregate-posterior samples.
+        coverage_flow: the same for the learned-prior samples (NaN without a flow).
+        flow_source: what the learned prior was fitted on (``"means"`` or
+            ``"posterior"``; None without one).
     """
 
     residuals: tuple[ConstraintResidual, ...]
@@ -121,6 +135,8 @@ class ConstraintCheck:
     coverage_encoded: float
     seed: int
     coverage_posterior: float = math.nan
+    coverage_flow: float = math.nan
+    flow_source: str | None = None
 
     def get(self, name: str) -> ConstraintResidual:
         """The residual of one constraint by name."""
@@ -132,13 +148,13 @@ class ConstraintCheck:
         )
 
     def max_ratio(self, kind: str = "exact", which: str = "prior") -> float | None:
-        """Largest defined ratio (``which``: ``"prior"``, ``"posterior"`` or ``"encoded"``)
-        over one kind.
+        """Largest defined ratio (``which``: ``"prior"`` (N(0, 1)), ``"flow"``,
+        ``"posterior"`` or ``"encoded"``) over one kind.
 
         None when no constraint of that kind has a defined ratio.
         """
-        if which not in ("prior", "posterior", "encoded"):
-            raise ConfigError(f"which must be 'prior', 'posterior' or 'encoded', got {which!r}")
+        if which not in SOURCES:
+            raise ConfigError(f"which must be one of {', '.join(SOURCES)}, got {which!r}")
         vals = [
             getattr(r, f"ratio_{which}")
             for r in self.residuals
@@ -152,6 +168,7 @@ class ConstraintCheck:
         out["max_ratio_exact_prior"] = self.max_ratio("exact", "prior")
         out["max_ratio_exact_posterior"] = self.max_ratio("exact", "posterior")
         out["max_ratio_exact_encoded"] = self.max_ratio("exact", "encoded")
+        out["max_ratio_exact_flow"] = self.max_ratio("exact", "flow")
         return json_safe(out)
 
 
@@ -336,11 +353,15 @@ def constraint_residuals(
         :, list(dims)
     ] * rng.standard_normal((n_samples, len(dims)))
     posterior = trained.decode(z_post)
+    flow = None
+    if trained.flow is not None:
+        flow = trained.decode(trained.flow.sample_latent(n_samples, seed=seed))
     null = np.stack([rng.permutation(col) for col in data.T], axis=1)
 
     s_data, s_prior, s_enc, s_null, s_post = (
         _spreads(fns, rep.name, x, scales) for x in (data, prior, encoded, null, posterior)
     )
+    s_flow = _spreads(fns, rep.name, flow, scales) if flow is not None else None
     null_tol = float(ledger.tolerances.get("exact_tol", 1e-6))
     out = []
     for k, c in enumerate(ledger.constraints):
@@ -360,6 +381,8 @@ def constraint_residuals(
                 null_trivial=trivial,
                 posterior=float(s_post[k]),
                 ratio_posterior=None if trivial else float(s_post[k] / s_null[k]),
+                flow=math.nan if s_flow is None else float(s_flow[k]),
+                ratio_flow=None if trivial or s_flow is None else float(s_flow[k] / s_null[k]),
             )
         )
     varying = data.std(axis=0) > 0
@@ -369,8 +392,20 @@ def constraint_residuals(
         else math.nan
         for x in (prior, encoded, posterior)
     )
+    cov_flow = math.nan
+    if flow is not None and varying.any():
+        cov_flow = float(np.median(flow.std(axis=0)[varying] / data.std(axis=0)[varying]))
     return ConstraintCheck(
-        tuple(out), dims, n_samples, null_tol, cov_prior, cov_enc, seed, cov_post
+        tuple(out),
+        dims,
+        n_samples,
+        null_tol,
+        cov_prior,
+        cov_enc,
+        seed,
+        cov_post,
+        cov_flow,
+        None if trained.flow is None else trained.flow.config.source,
     )
 
 
@@ -494,3 +529,63 @@ def decoder_tangency(
         n_points=int(ok.sum()) if k else 0,
         seed=seed,
     )
+
+
+def project_to_constraints(
+    values: np.ndarray,
+    features: FeatureMatrix,
+    ledger: Ledger,
+    *,
+    iterations: int = 8,
+    rcond: float = 1e-8,
+) -> np.ndarray:
+    """Move generated events onto the surface of the ledger's exact constraints.
+
+    A user option for generated events, never used by the checks: each event moves by the
+    smallest step in feature space (physical units) that puts every exact constraint at
+    its mean on the data, by Gauss-Newton steps ``dx = -pinv(J) r`` on the constraints
+    divided by their ledger scales (``rcond`` drops dependent constraints, e.g. ``sum_E``
+    beside two constant muon energies).
+
+    Args:
+        values: ``[N, F]`` generated features in physical units (``trained.sample(n)``).
+        features: the feature matrix of the data (names, particles, representation).
+        ledger: its dimension ledger; only the exact constraints are imposed.
+        iterations: Gauss-Newton steps.
+        rcond: relative singular-value cut of the pseudo-inverse.
+
+    Returns:
+        float64 ``[N, F]``: the projected features (``values`` unchanged without exact
+        constraints).
+
+    Example:
+        >>> from latentsym.physics.constraints import dimension_ledger
+        >>> from latentsym.toys import MUON_PAIR, ee_to_mumu
+        >>> from latentsym.features import build
+        >>> fm = build(ee_to_mumu(200, seed=0), particle_names=MUON_PAIR)
+        >>> led = dimension_ledger(fm.momenta, fm.particle_names)
+        >>> noisy = fm.values + np.random.default_rng(0).normal(0, 0.3, fm.values.shape)
+        >>> fixed = project_to_constraints(noisy, fm, led)
+        >>> m2 = fixed[:, 0] ** 2 - (fixed[:, 1:4] ** 2).sum(1)  # m2(mu+), GeV^2
+        >>> bool(np.abs(m2 - m2.mean()).max() < 1e-6 * 45.6**2)
+        True
+    """
+    exact = [c for c in ledger.constraints if c.kind == "exact"]
+    x = torch.as_tensor(np.asarray(values, dtype=np.float64))
+    if not exact or len(x) == 0:
+        return x.numpy().copy()
+    rep = get_representation(features.representation)
+    fns = _value_fns(features, ledger, [c.name for c in exact])
+    target = torch.tensor([c.mean for c in exact], dtype=torch.float64)
+    scale = torch.tensor([c.scale if c.scale > 0 else 1.0 for c in exact], dtype=torch.float64)
+
+    def residual(f: torch.Tensor) -> torch.Tensor:
+        p = rep.to_momenta(f)
+        return (torch.stack([fn(p, f) for fn in fns]) - target) / scale
+
+    for _ in range(iterations):
+        r = vmap(residual)(x)  # [N, K]
+        jac = vmap(jacrev(residual))(x)  # [N, K, F]
+        step = torch.linalg.pinv(jac, rtol=rcond) @ r[..., None]
+        x = x - step[..., 0]
+    return x.detach().numpy()

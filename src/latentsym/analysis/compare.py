@@ -13,11 +13,25 @@ two numbers are computed:
   normalisation removes one degree of freedom). Two samples drawn from the same
   distribution give chi2/ndf near 1; the errors are Gaussian approximations, so bins with
   very few entries make the number less reliable.
-* **Wasserstein-1 distance** (``scipy.stats.wasserstein_distance``) between the
-  unbinned values, weighted when weights are given, in the observable's unit, and divided
-  by the reference's standard deviation (``w1_rel``, unit-free; the pooled standard
-  deviation is used when the reference is constant, i.e. its spread is below 1e-6 of
-  max(|value|, 1), e.g. the mass of an e+e- final state at fixed sqrt(s)).
+* **Wasserstein-1 distance** ``integral |F_ref(x) - F_s(x)| dx`` between the unbinned
+  values' cumulative distributions (:func:`weighted_w1`, the algorithm of
+  ``scipy.stats.wasserstein_distance``, which it equals for positive weights, extended to
+  signed weights: a weighted CDF ``sum_{x_i <= x} w_i / W`` may then step down), in the
+  observable's unit, and divided by the reference's standard deviation (``w1_rel``,
+  unit-free; the pooled standard deviation is used when the reference is constant, i.e.
+  its spread is below 1e-6 of max(|value|, 1)).
+
+**Weights.** Histograms are filled with the event weights (Weight storage); the errors
+are ``sum(w^2)`` per bin, so negative weights (NLO samples) raise the errors as they
+should. Weighted means and standard deviations use the signed weights too.
+
+**Observables fixed by an exact constraint.** Where the input holds an observable fixed
+(the mass, rapidity and transverse momentum of the system at fixed sqrt(s); the pT of an
+LO pp system), a chi2 against a delta function measures only the generated spread in
+units of the input's rounding. Those observables (``fixed``, :func:`fixed_observables`)
+get no chi2 and no ``w1_rel`` (``w1`` stays, in the observable's unit: the mean distance
+from the fixed value); they are reported by their relative spread ``std / scale`` in the
+input and in each sample, to be judged with the constraint check's decoded/null ratios.
 
 Non-finite values (e.g. an angle undefined for a particle at rest) are dropped per sample
 and observable and counted in ``n_dropped``.
@@ -29,7 +43,7 @@ writes ``comparison.json`` and figures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +52,6 @@ import hist
 import numpy as np
 import torch
 import vector
-from scipy.stats import wasserstein_distance
 
 from latentsym.errors import ConfigError
 from latentsym.features.representations import get_representation
@@ -50,8 +63,11 @@ __all__ = [
     "ObservableComparison",
     "check_generate_from",
     "compare_observables",
+    "fixed_observables",
     "generated_final_state_p4",
     "inclusive_observables",
+    "weight_summary",
+    "weighted_w1",
     "without_transverse_momentum",
 ]
 
@@ -79,6 +95,11 @@ class ObservableComparison:
         w1_rel: ``w1`` divided by the reference's standard deviation.
         n_reference: finite entries of the reference.
         n_sample: finite entries of the sample.
+        fixed: the input holds this observable fixed (an exact constraint): no chi2 and
+            no ``w1_rel`` (NaN; ``w1`` stays, in the observable's unit), judged by the
+            spreads instead.
+        spread_reference: ``std / scale`` of the reference (fixed observables only).
+        spread_sample: ``std / scale`` of the sample (fixed observables only).
     """
 
     observable: str
@@ -89,6 +110,9 @@ class ObservableComparison:
     w1_rel: float
     n_reference: int
     n_sample: int
+    fixed: bool = False
+    spread_reference: float = float("nan")
+    spread_sample: float = float("nan")
 
     @property
     def chi2_ndf(self) -> float:
@@ -107,6 +131,16 @@ class ObservableComparison:
             "w1_rel": _num(self.w1_rel),
             "n_reference": self.n_reference,
             "n_sample": self.n_sample,
+            **(
+                {
+                    "fixed": True,
+                    "judged_by": "relative spread (constraint check), not a chi2 against a delta",
+                    "spread_reference": _num(self.spread_reference),
+                    "spread_sample": _num(self.spread_sample),
+                }
+                if self.fixed
+                else {}
+            ),
         }
 
 
@@ -124,6 +158,8 @@ class Comparison:
         labels: ``{observable: axis title}`` for figures.
         n_dropped: ``{sample: {observable: non-finite values dropped}}`` (non-zero only).
         skipped: observables present in some samples only (not compared).
+        fixed: ``{observable: scale}`` of the observables the input holds fixed (judged
+            by their spreads, not by chi2 or W1).
     """
 
     reference: str
@@ -134,6 +170,7 @@ class Comparison:
     labels: dict[str, str] = field(default_factory=dict)
     n_dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    fixed: dict[str, float] = field(default_factory=dict)
 
     def result(self, observable: str, sample: str) -> ObservableComparison:
         """The comparison of ``sample`` against the reference for ``observable``."""
@@ -167,8 +204,11 @@ class Comparison:
                 "chi2 between histograms normalised to unit total weight, shared binning from "
                 "the reference's 0.5-99.5 percentiles plus under/overflow, variances sum(w^2)/W^2 "
                 "of both samples, bins empty in both skipped, ndf = bins used - 1; "
-                "w1 = scipy.stats.wasserstein_distance on unbinned values, w1_rel = w1 / std(ref)"
+                "w1 = integral |CDF_ref - CDF_s| of the unbinned (signed-)weighted values, "
+                "w1_rel = w1 / std(ref); observables the input holds fixed get no chi2 and no "
+                "w1_rel, but their relative spreads std / scale"
             ),
+            "fixed": dict(self.fixed),
             "comparisons": per_sample,
             "worst": worst,
             "edges": {
@@ -218,6 +258,7 @@ def compare_observables(
     bins: int = 40,
     weights: Mapping[str, np.ndarray] | None = None,
     labels: Mapping[str, str] | None = None,
+    fixed: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Compare the observables of several samples with those of a reference sample.
 
@@ -229,6 +270,9 @@ def compare_observables(
         bins: number of equal bins between the reference's 0.5 and 99.5 percentiles.
         weights: optional ``{sample name: [N_s] event weights}`` (1 when absent).
         labels: optional ``{observable: axis title}`` kept for figures.
+        fixed: optional ``{observable: scale}`` of observables the reference holds fixed
+            (e.g. :func:`fixed_observables`): reported by ``std / scale``, no chi2, no
+            ``w1_rel``.
 
     Returns:
         A :class:`Comparison` (see the module docstring for the definitions).
@@ -288,9 +332,27 @@ def compare_observables(
         scale = _std(vals[reference], ws[reference])
         if scale <= _CONSTANT_RTOL * max(abs(float(np.mean(vals[reference]))), 1.0):
             scale = float(np.std(np.concatenate(list(vals.values()))))
+        fixed_scale = (fixed or {}).get(key)
         for s in names[1:]:
+            if fixed_scale is not None:
+                results.append(
+                    ObservableComparison(
+                        observable=key,
+                        sample=s,
+                        chi2=float("nan"),
+                        ndf=0,
+                        w1=weighted_w1(vals[reference], vals[s], ws[reference], ws[s]),
+                        w1_rel=float("nan"),
+                        n_reference=int(vals[reference].size),
+                        n_sample=int(vals[s].size),
+                        fixed=True,
+                        spread_reference=_std(vals[reference], ws[reference]) / fixed_scale,
+                        spread_sample=_std(vals[s], ws[s]) / fixed_scale,
+                    )
+                )
+                continue
             chi2, ndf = _chi2(histograms[key][reference], histograms[key][s])
-            w1 = float(wasserstein_distance(vals[reference], vals[s], ws[reference], ws[s]))
+            w1 = weighted_w1(vals[reference], vals[s], ws[reference], ws[s])
             results.append(
                 ObservableComparison(
                     observable=key,
@@ -312,6 +374,7 @@ def compare_observables(
         labels={k: (labels or {}).get(k, k) for k in keys},
         n_dropped=dropped,
         skipped=skipped,
+        fixed={k: float(v) for k, v in (fixed or {}).items() if k in keys},
     )
 
 
@@ -325,6 +388,99 @@ def _weights(first: np.ndarray, w: np.ndarray | None, name: str) -> np.ndarray:
     if not np.all(np.isfinite(out)):
         raise ConfigError(f"weights of sample {name!r} contain NaN or inf")
     return out
+
+
+def weighted_w1(
+    u: np.ndarray,
+    v: np.ndarray,
+    u_weights: np.ndarray | None = None,
+    v_weights: np.ndarray | None = None,
+) -> float:
+    """Wasserstein-1 distance ``integral |F_u(x) - F_v(x)| dx`` of two weighted samples.
+
+    ``F`` is the weighted empirical CDF ``sum_{x_i <= x} w_i / sum_i w_i``; weights may be
+    negative (NLO samples), each sample's total must be positive. For positive weights
+    this is ``scipy.stats.wasserstein_distance``.
+
+    Example:
+        >>> float(weighted_w1(np.array([0.0, 1.0]), np.array([1.0, 2.0])))
+        1.0
+        >>> signed = np.array([1.0, -1.0, 1.0])
+        >>> float(weighted_w1(np.array([0.0, 1.0, 2.0]), np.array([0.0]), signed))
+        1.0
+    """
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    wu = np.ones(u.size) if u_weights is None else np.asarray(u_weights, dtype=np.float64)
+    wv = np.ones(v.size) if v_weights is None else np.asarray(v_weights, dtype=np.float64)
+    if wu.sum() <= 0 or wv.sum() <= 0:
+        raise ConfigError(
+            f"weighted_w1: the total weights are {wu.sum():.6g} and {wv.sum():.6g}; both must "
+            "be positive"
+        )
+    su, sv = np.argsort(u), np.argsort(v)
+    allv = np.sort(np.concatenate([u, v]))
+    deltas = np.diff(allv)
+    cu = np.concatenate([[0.0], np.cumsum(wu[su])]) / wu.sum()
+    cv = np.concatenate([[0.0], np.cumsum(wv[sv])]) / wv.sum()
+    fu = cu[np.searchsorted(u[su], allv[:-1], side="right")]
+    fv = cv[np.searchsorted(v[sv], allv[:-1], side="right")]
+    return float(np.sum(np.abs(fu - fv) * deltas))
+
+
+_FIXED_RTOL = 1e-5
+"""An observable whose input spread is below this fraction of its scale is fixed."""
+
+
+def fixed_observables(obs: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The observables a sample holds fixed, with the scale of their relative spread.
+
+    Scale: the mean ``m_sys`` for masses and transverse momenta (keys ``m_...`` and
+    ``pt_...``, GeV), 1 for rapidities and angles. An observable is fixed when
+    ``std / scale <= 1e-5`` over the sample: at fixed sqrt(s) the system's ``m_sys``,
+    ``y_sys`` and ``pt_sys``; in LO pp collisions ``pt_sys``.
+
+    Example:
+        >>> obs = {"m_sys": np.full(4, 91.2), "pt_sys": np.zeros(4),
+        ...        "pt_mu+": np.array([10.0, 20.0, 30.0, 40.0])}
+        >>> fixed_observables(obs)
+        {'m_sys': 91.2, 'pt_sys': 91.2}
+    """
+    m = np.asarray(obs.get("m_sys", np.ones(1)), dtype=np.float64)
+    mass = float(np.mean(m[np.isfinite(m)])) if np.isfinite(m).any() else 1.0
+    out = {}
+    for key, values in obs.items():
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        scale = mass if key.startswith(("m_", "pt_")) else 1.0
+        if v.size > 1 and scale > 0 and float(np.std(v)) <= _FIXED_RTOL * scale:
+            out[key] = scale
+    return out
+
+
+def weight_summary(weights: np.ndarray) -> dict[str, float | int]:
+    """How many events have negative weights and what share of the cross-section they carry.
+
+    Returns:
+        ``n_events``, ``n_negative``, ``negative_fraction`` (of the events),
+        ``negative_share`` (``sum_{w<0} |w| / sum |w|``: the share of the summed
+        |weight|, i.e. of the generated cross-section before cancellation), ``sum_w``
+        (the net cross-section in the file's weight units) and ``sum_abs_w``.
+
+    Example:
+        >>> weight_summary(np.array([1.0, 1.0, -1.0, 1.0]))["negative_share"]
+        0.25
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    neg = w < 0
+    total = float(np.abs(w).sum())
+    return {
+        "n_events": int(w.size),
+        "n_negative": int(neg.sum()),
+        "negative_fraction": float(neg.mean()) if w.size else 0.0,
+        "negative_share": float(-w[neg].sum() / total) if total > 0 else 0.0,
+        "sum_w": float(w.sum()),
+        "sum_abs_w": total,
+    }
 
 
 def _std(v: np.ndarray, w: np.ndarray) -> float:
@@ -347,8 +503,11 @@ def without_transverse_momentum(obs: Mapping[str, np.ndarray]) -> bool:
     return bool(np.all(np.asarray(obs["pt_sys"]) <= _ZERO_QT * np.asarray(obs["m_sys"])))
 
 
-GENERATE_FROM = ("prior", "posterior")
-"""Latent distributions that generated events can be drawn from."""
+GENERATE_FROM = ("prior", "gaussian", "flow", "posterior")
+"""Latent distributions that generated events can be drawn from: ``"prior"`` (the
+model's prior: its learned flow when it has one, else N(0, 1)), ``"gaussian"`` (N(0, 1)),
+``"flow"`` (the learned prior, refused without one) and ``"posterior"`` (the aggregate
+posterior of given events)."""
 
 
 def check_generate_from(generate_from: str) -> None:
@@ -366,21 +525,28 @@ def generated_final_state_p4(
     seed: int = 0,
     generate_from: str = "prior",
     features: Any = None,
+    project: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> ak.Array:
     """Events generated by a trained model, as an ``[n, n_particles]`` Momentum4D array.
 
-    Latent points are drawn from the prior N(0, 1) in every direction
-    (``trained.sample``), or with ``generate_from="posterior"`` from the aggregate
-    posterior of ``features`` (``trained.sample_posterior``), decoded to physical features
-    and mapped back to (E, px, py, pz) with the model's feature representation.
+    Latent points are drawn from the model's prior (``trained.sample``: the learned flow
+    prior when the model has one, else N(0, 1) in every direction), from N(0, 1) with
+    ``generate_from="gaussian"``, from the flow with ``"flow"``, or with ``"posterior"``
+    from the aggregate posterior of ``features`` (``trained.sample_posterior``), decoded to
+    physical features and mapped back to (E, px, py, pz) with the model's feature
+    representation.
 
     Args:
         trained: a :class:`~latentsym.models.checkpoint.TrainedModel`.
         n: number of events to generate.
         seed: seed of the latent draw.
-        generate_from: ``"prior"`` or ``"posterior"``.
+        generate_from: one of :data:`GENERATE_FROM`.
         features: the events whose posterior is drawn (a FeatureMatrix of the model's
             representation); needed for ``"posterior"`` only.
+        project: optional map of the ``[n, F]`` decoded features before they become
+            momenta, e.g. ``lambda f: project_to_constraints(f, fm, ledger)``
+            (:func:`~latentsym.analysis.checks.project_to_constraints`) to put generated
+            events on the exact constraints; the project's figures are measured without.
 
     Returns:
         ``[n, F / 4]`` vector Momentum4D array (GeV), ready for
@@ -422,7 +588,10 @@ def generated_final_state_p4(
             )
         feats = trained.sample_posterior(features, n, seed=seed)
     else:
-        feats = trained.sample(n, seed=seed)
+        prior = {"prior": "auto", "gaussian": "gaussian", "flow": "flow"}[generate_from]
+        feats = trained.sample(n, seed=seed, prior=prior)
+    if project is not None:
+        feats = project(np.asarray(feats, dtype=np.float64))
     rep = get_representation(trained.representation)
     mom = rep.to_momenta(torch.from_numpy(np.asarray(feats, dtype=np.float64))).numpy()
     return vector.zip(

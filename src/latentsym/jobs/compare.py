@@ -17,15 +17,17 @@ import numpy as np
 from latentsym.analysis.compare import (
     Comparison,
     compare_observables,
+    fixed_observables,
     generated_final_state_p4,
     inclusive_observables,
+    weight_summary,
     without_transverse_momentum,
 )
 from latentsym.errors import ConfigError, TopologyError
 from latentsym.features import build
 from latentsym.io.read import read_events
 from latentsym.jobs.options import CompareOptions, ReadOptions
-from latentsym.models import load_model
+from latentsym.models import TrainedModel, load_model
 from latentsym.physics.observables import Frame, observable_labels, observables
 from latentsym.physics.selection import select_final_state
 from latentsym.plotting import plot_all, save_figure
@@ -118,6 +120,7 @@ def compare_files(
         source = opts.truth_path if opts.truth_path is not None else input_path
         truth, _ = read_events(source, max_events=opts.max_events, **truth_read.kwargs())
     notes: list[str] = []
+    generate_from: str | None = None
     exclusive = inclusive = None
     frame: Frame | None = None
     topology = None
@@ -147,6 +150,9 @@ def compare_files(
             model_features = None
             if opts.generate_from == "posterior":
                 model_features = build(fs, trained.representation)
+            generate_from = opts.generate_from
+            if generate_from == "prior":
+                generate_from = "flow" if trained.flow is not None else "gaussian"
             samples["generated"] = observables(
                 generated_final_state_p4(
                     trained,
@@ -158,6 +164,7 @@ def compare_files(
                 names,
                 frame=frame,
             )
+            notes.append(_generation_note(generate_from, trained))
         if truth is not None:
             try:
                 tfs = select_final_state(truth, list(fs.pids))
@@ -169,8 +176,20 @@ def compare_files(
             else:
                 samples["truth"] = observables(tfs.p4, names, frame=frame)
                 weights["truth"] = np.asarray(tfs.weight, dtype=np.float64)
+        fixed = fixed_observables(samples["input"])
+        if fixed:
+            notes.append(
+                f"{', '.join(fixed)}: fixed in the input by exact constraints (relative spread "
+                "<= 1e-5); reported by their relative spread std / scale, to be judged with "
+                "the constraint check of `latentsym run` (decoded/null), not by a chi2 against "
+                "a delta function"
+            )
         exclusive = compare_observables(
-            samples, bins=opts.bins, weights=weights, labels=observable_labels(names)
+            samples,
+            bins=opts.bins,
+            weights=weights,
+            labels=observable_labels(names),
+            fixed=fixed,
         )
         topology = " ".join(names)
     if truth is not None:
@@ -187,10 +206,19 @@ def compare_files(
             "inclusive: all outgoing particles except neutrinos; reconstructed and generator "
             "particles differ by detector effects, so chi2/ndf there measures the resolution"
         )
+    input_weights = weight_summary(np.asarray(events.weight, dtype=np.float64))
+    if input_weights["n_negative"]:
+        notes.append(
+            f"input weights: {input_weights['n_negative']} of {input_weights['n_events']} events "
+            f"({100 * input_weights['negative_fraction']:.1f}%) are negative and carry "
+            f"{100 * input_weights['negative_share']:.1f}% of the summed |weight|; every "
+            "histogram is filled with the signed weights (errors from sum w^2) and W1 uses them; "
+            "generated events are unweighted"
+        )
     summary = CompareSummary(
         input=SampleSource(str(input_path), opts.input_read.kwargs()),
         model=str(opts.model_dir) if opts.model_dir is not None else None,
-        generate_from=opts.generate_from if opts.model_dir is not None else None,
+        generate_from=generate_from if opts.model_dir is not None else None,
         truth=(
             None
             if truth is None
@@ -201,6 +229,7 @@ def compare_files(
         notes=tuple(notes),
         frame=frame,
         topology=topology,
+        weights=input_weights,
     )
     if out is None:
         return summary
@@ -208,6 +237,24 @@ def compare_files(
     written = dataclasses.replace(summary, files=(*files, "comparison.json"))
     atomic_write_json(out / "comparison.json", written.to_dict())
     return written
+
+
+def _generation_note(generate_from: str, trained: TrainedModel) -> str:
+    if generate_from == "flow":
+        cfg = trained.flow.config
+        return (
+            f"generated from the learned prior: a normalising flow over latents "
+            f"{list(cfg.dims)} fitted to the encoded {cfg.source} of the training events "
+            "(the other latents at their mean)"
+        )
+    if generate_from == "gaussian":
+        return "generated from N(0, 1) in every latent direction" + (
+            "" if trained.flow is not None else " (the model has no learned prior)"
+        )
+    return (
+        "generated from the aggregate posterior of the input events (events picked "
+        "uniformly: their weights are not used)"
+    )
 
 
 def _write_figures(out: Path, comparisons: dict[str, Comparison], overwrite: bool) -> list[str]:

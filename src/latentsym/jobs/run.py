@@ -7,8 +7,10 @@ call the same functions.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import awkward as ak
 import numpy as np
 
 from latentsym.analysis.checks import constraint_residuals, decoder_tangency
+from latentsym.analysis.compare import weight_summary
 from latentsym.analysis.intrinsic import baselines, latent_dimension
 from latentsym.analysis.mechanism_check import mechanism_check
 from latentsym.analysis.relevance import relevance
@@ -38,6 +41,7 @@ from latentsym.jobs.dask_read import connect, read_select_build
 from latentsym.jobs.options import ReadOptions, RunOptions
 from latentsym.models import FitOptions, MechanismSpec, TrainedModel, fit, fit_mechanism
 from latentsym.models.distributed import on_main_process, process_group
+from latentsym.models.flow import FLOW_TRAIN, PRIOR_DIR, fit_prior, weights_digest
 from latentsym.physics.constraints import Ledger, dimension_ledger
 from latentsym.physics.selection import FinalState, select_final_state, topology_name
 from latentsym.physics.thickness import constraint_geometry
@@ -283,6 +287,7 @@ def run_analysis(
             trained = fit(inputs.features, arch=opts.arch, train=opts.train, options=fit_options)
         if not info.is_main:  # the other ranks of a torchrun job only train
             return None
+        trained = _fit_flow_prior(trained, inputs.features, out / "model", opts)
         summary = _analyse(trained, inputs, out, paths, opts)
         atomic_write_json(out / "summary.json", summary.to_dict())
         atomic_write_text(out / "report.md", render_report(summary, FIGURES))
@@ -385,7 +390,41 @@ def _analyse(
         resolution=res,
         baselines=baselines(z, seed=seed),
         dimension_scale=scale_curves,
+        weights={
+            **weight_summary(np.asarray(fs.weight, dtype=np.float64)),
+            "trained_weighted": trained.train_config.weighted,
+        },
     )
+
+
+def _fit_flow_prior(
+    trained: TrainedModel, features: FeatureMatrix, model_dir: Path, opts: RunOptions
+) -> TrainedModel:
+    """The learned latent prior (a flow on the encoded means of the relevant directions,
+    :func:`~latentsym.models.fit_prior`), checkpointed in ``model/prior``; resumed only
+    when that checkpoint belongs to these VAE weights. None relevant: no prior."""
+    mu, sigma = trained.encode(features.values)
+    dims = relevance(mu, sigma=sigma).relevant_dims
+    folder = model_dir / PRIOR_DIR
+    if not dims:
+        if folder.is_dir():  # a prior of an earlier model in this folder: stale now
+            shutil.rmtree(folder)
+        return trained
+    state = folder / "state.pt"
+    resume = False
+    if opts.resume and state.is_file() and (folder / "config.json").is_file():
+        recorded = json.loads((folder / "config.json").read_text()).get("data", {})
+        resume = recorded.get("vae_weights_sha256") == weights_digest(trained.model)
+    train = FLOW_TRAIN.replace(
+        epochs=min(FLOW_TRAIN.epochs, opts.train.epochs),
+        seed=opts.train.seed,
+        weighted=opts.train.weighted,
+    )
+    options = FitOptions(
+        out_dir=folder, resume=resume, overwrite=not resume, progress=opts.progress,
+        distributed=False,
+    )  # fmt: skip
+    return fit_prior(trained, features, dims=dims, train=train, options=options)
 
 
 def _feature_summary(features: FeatureMatrix) -> FeatureSummary:
@@ -403,4 +442,5 @@ def _timing(read_s: float, trained: TrainedModel) -> TimingSummary:
         train_s=trained.train_seconds,
         train_events_per_s=trained.events_per_second,
         threads=trained.threads.to_dict() if trained.threads is not None else None,
+        prior_train_s=trained.prior.train_seconds if trained.prior is not None else None,
     )

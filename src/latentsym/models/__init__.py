@@ -6,11 +6,14 @@ block for data made of several processes) and :class:`LinearVAE` (the linear mod
 theory check). Every neural variant trains through :func:`latentsym.models.trainer.train`
 (:func:`fit`, :func:`fit_mechanism`, :func:`fit_invariant`; a new variant brings an
 :class:`Objective`); each is registered in
-:data:`MODEL_TYPES`, so :func:`load_model` reads it.
+:data:`MODEL_TYPES`, so :func:`load_model` reads it. :func:`fit_prior` fits a learned
+latent prior (a normalising flow, :mod:`latentsym.models.flow`) after the VAE, through
+the same loop; it is saved with the model and used by ``TrainedModel.sample``.
 """
 
 from latentsym.models.checkpoint import TrainedModel
 from latentsym.models.config import ACTIVATIONS, Architecture, FitOptions, TrainConfig, VAEConfig
+from latentsym.models.flow import FLOW_SOURCES, FlowConfig, FlowPrior, fit_prior
 from latentsym.models.invariant import (
     InvariantConfig,
     InvariantEquivariantVAE,
@@ -33,10 +36,13 @@ from latentsym.models.vae import VAE, VAEOutput
 
 __all__ = [
     "ACTIVATIONS",
+    "FLOW_SOURCES",
     "MODEL_TYPES",
     "VAE",
     "Architecture",
     "FitOptions",
+    "FlowConfig",
+    "FlowPrior",
     "InvariantConfig",
     "InvariantEquivariantVAE",
     "InvariantFit",
@@ -55,6 +61,7 @@ __all__ = [
     "fit",
     "fit_invariant",
     "fit_mechanism",
+    "fit_prior",
     "kl_per_event",
     "load_model",
     "train_linear_vae",

@@ -9,6 +9,8 @@ A model folder holds
 - ``model.pt``: the weights, ``torch.save(state_dict)``, loaded with
   ``torch.load(..., weights_only=True)``;
 - ``history.json``: per-epoch losses and timing;
+- ``prior/`` (when a learned latent prior was fitted, :mod:`latentsym.models.flow`): a
+  model folder of the same layout holding the flow, tied to these weights by their digest;
 - ``state.pt`` (training folders only): what a fit with ``FitOptions(resume=True)`` needs
   (current and best weights, optimiser state, early-stopping counters), also weights-only.
 
@@ -112,6 +114,9 @@ class TrainedModel:
         threads: the CPU threads the training used, where the count came from and its
             changes during the run (:class:`~latentsym.models.threads.ThreadUse`;
             ``threads.to_dict()`` for JSON); None for a model loaded from disk.
+        prior: the learned latent prior, when one was fitted
+            (:func:`latentsym.models.fit_prior`): the record of its training, whose
+            ``model`` is a :class:`~latentsym.models.flow.FlowPrior`; None: N(0, 1).
     """
 
     model: VAE
@@ -128,6 +133,12 @@ class TrainedModel:
     events_per_second: float
     data: dict[str, Any] = field(default_factory=dict)
     threads: ThreadUse | None = None
+    prior: TrainedModel | None = None
+
+    @property
+    def flow(self) -> Any:
+        """The :class:`~latentsym.models.flow.FlowPrior` (None without a learned prior)."""
+        return None if self.prior is None else self.prior.model
 
     @property
     def latent_dim(self) -> int:
@@ -228,10 +239,36 @@ class TrainedModel:
         y = np.concatenate(out) if out else np.zeros((0, self.config.n_features))
         return self.scaler.inverse_transform(y)
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` latent points drawn from the prior N(0, 1): float64 ``[n, F]``."""
-        rng = np.random.default_rng(seed)
-        return self.decode(rng.standard_normal((n, self.latent_dim)))
+    def sample_latent(self, n: int, seed: int = 0, prior: str = "auto") -> np.ndarray:
+        """``n`` latent points from a prior: float64 ``[n, L]``.
+
+        Args:
+            n: number of points.
+            seed: seed of the draw.
+            prior: ``"flow"`` (the learned prior), ``"gaussian"`` (N(0, 1) in every
+                direction) or ``"auto"`` (the flow when one was fitted, else N(0, 1)).
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"n={n!r}: give a positive number of events to draw")
+        if prior not in ("auto", "flow", "gaussian"):
+            raise ConfigError(f"prior={prior!r}: choose 'auto', 'flow' or 'gaussian'")
+        if prior == "flow" and self.flow is None:
+            raise ConfigError(
+                "prior='flow': this model has no learned prior; fit one with "
+                "latentsym.models.fit_prior (latentsym run does) or use prior='gaussian'"
+            )
+        if prior == "gaussian" or self.flow is None:
+            return np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        z: np.ndarray = self.flow.sample_latent(n, seed=seed)
+        return z
+
+    def sample(self, n: int, seed: int = 0, prior: str = "auto") -> np.ndarray:
+        """Decode ``n`` prior draws: float64 ``[n, F]`` physical features.
+
+        The prior is the learned flow when the model has one (:attr:`prior`), else
+        N(0, 1); ``prior="gaussian"`` or ``"flow"`` chooses (see :meth:`sample_latent`).
+        """
+        return self.decode(self.sample_latent(n, seed, prior))
 
     def sample_posterior(
         self, features: np.ndarray | FeatureMatrix, n: int, seed: int = 0
@@ -242,7 +279,8 @@ class TrainedModel:
         direction from its posterior ``N(mu(x), sigma(x)^2)``: the latent points the
         decoder saw in training. Where the data fill only part of the prior (a sphere of
         events occupies a shell in three latents, and prior draws inside the shell decode
-        off the sphere), these stay on the data's manifold much better than :meth:`sample`.
+        off the sphere), these stay on the data's manifold much better than N(0, 1) draws.
+        Events are picked uniformly: event weights are not used.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n={n!r}: give a positive number of events to draw")
@@ -293,6 +331,10 @@ class TrainedModel:
                 "or choose another folder"
             )
         write_model_files(folder, self, self.model.state_dict())
+        if self.prior is not None:
+            sub = folder / "prior"
+            sub.mkdir(exist_ok=True)
+            write_model_files(sub, self.prior, self.prior.model.state_dict())
         return folder
 
 

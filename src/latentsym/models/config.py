@@ -175,7 +175,11 @@ class TrainConfig(JsonConfig):
         patience: epochs without a validation improvement before stopping.
         kl_warmup_epochs: the KL weight rises linearly to ``beta`` over these epochs
             (``beta * (epoch + 1) / (kl_warmup_epochs + 1)``, epochs counted from 0).
-        weighted: weight the loss with the event weights (all must be positive).
+        weighted: weight the loss with the event weights. The plain VAE and the flow
+            prior take signed (NLO) weights, refused where the weighted loss is not
+            bounded below (:func:`latentsym.models.trainer.check_signed_weights`: total
+            weight <= 0, or a batch too small for the negative fraction); the other
+            variants need positive weights.
         seed: seed of the split, the initial weights, the shuffles and the sampling.
     """
 

@@ -4,6 +4,11 @@ Every model variant is registered here by its ``model_type`` (the name stored in
 ``config.json``); a class reads its configuration with its ``config_class`` attribute
 (default :class:`~latentsym.models.VAEConfig`).
 
+A model folder with a ``prior/`` subfolder (a learned latent prior, see
+:mod:`latentsym.models.flow`) comes back with it attached (``TrainedModel.prior``), its
+weights loaded weights-only too; a prior whose recorded VAE digest differs from the
+loaded weights (a stale ``prior/`` left beside a retrained VAE) is refused.
+
 Example:
     >>> sorted(MODEL_TYPES)
     ['invariant-equivariant', 'linear-vae', 'mechanism-vae', 'vae']
@@ -11,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,7 @@ from latentsym.errors import ConfigError
 from latentsym.features.scaler import Scaler
 from latentsym.models.checkpoint import FORMAT, TrainedModel, read_json
 from latentsym.models.config import TrainConfig, VAEConfig
+from latentsym.models.flow import PRIOR_DIR, FlowPrior, weights_digest
 from latentsym.models.invariant import InvariantEquivariantVAE
 from latentsym.models.linear import LinearVAE
 from latentsym.models.mechanism import MechanismVAE
@@ -60,6 +67,26 @@ def load_model(directory: str | os.PathLike[str], *, device: str = "cpu") -> Tra
             f"{source}: unknown model_type {model_type!r}; allowed: {', '.join(MODEL_TYPES)}"
         )
     model_cls = MODEL_TYPES[model_type]
+    trained = _load_folder(folder, cfg, model_cls, device)
+    prior_dir = folder / PRIOR_DIR
+    if not (prior_dir / "model.pt").is_file():
+        return trained
+    prior_cfg = read_json(prior_dir / "config.json")
+    if not isinstance(prior_cfg, dict) or prior_cfg.get("model_type") != FlowPrior.model_type:
+        raise ConfigError(f"{prior_dir / 'config.json'}: not a {FlowPrior.model_type!r} folder")
+    prior = _load_folder(prior_dir, prior_cfg, FlowPrior, device)
+    recorded = prior.data.get("vae_weights_sha256")
+    if recorded != weights_digest(trained.model):
+        raise ConfigError(
+            f"{prior_dir} holds a learned prior of other VAE weights than {folder / 'model.pt'} "
+            "(a stale prior beside a retrained model); delete the prior folder or refit it "
+            "with latentsym.models.fit_prior"
+        )
+    return dataclasses.replace(trained, prior=prior)
+
+
+def _load_folder(folder: Path, cfg: dict[str, Any], model_cls: Any, device: str) -> TrainedModel:
+    source = str(folder / "config.json")
     model_cfg = getattr(model_cls, "config_class", VAEConfig).from_dict(cfg["model"], source)
     train_cfg = TrainConfig.from_dict(cfg["train"], source)
     scaler = Scaler.from_dict(read_json(folder / "scaler.json"), str(folder / "scaler.json"))

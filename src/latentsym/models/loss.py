@@ -19,7 +19,12 @@ overall factor. Small beta means a sharp decoder and many open latent directions
 = 2 means a decoder noise as large as the data's own spread.
 
 Event weights, when given, replace the plain means over events by weighted means
-``sum_b w_b l_b / sum_b w_b``.
+``sum_b w_b l_b / sum_b w_b``, or with ``norm`` given by ``sum_b w_b l_b / norm``. Signed
+(NLO) weights take the second form with weights normalised to mean 1 over the training
+sample and ``norm = B``: an unbiased estimate of the sample's weighted mean loss whose
+normalisation cannot vanish or change sign with the batch (a batch of positive and
+negative weights may sum to ~0). The training loop refuses weights for which the
+weighted loss is not bounded below (:func:`latentsym.models.trainer.check_signed_weights`).
 
 Example:
     >>> from latentsym.models.vae import VAE
@@ -66,6 +71,7 @@ def vae_loss(
     x: torch.Tensor,
     beta: float,
     weights: torch.Tensor | None = None,
+    norm: float | None = None,
 ) -> LossTerms:
     """Reconstruction + beta * KL, with the convention of the module docstring.
 
@@ -74,6 +80,8 @@ def vae_loss(
         x: ``[B, F]`` standardised features.
         beta: KL weight.
         weights: optional ``[B]`` event weights (default: every event counts once).
+        norm: divide the weighted sums by this instead of ``weights.sum()`` (signed
+            weights: the number of events B, weights of mean 1 over the sample).
 
     Returns:
         :class:`LossTerms`.
@@ -84,7 +92,7 @@ def vae_loss(
         recon = sq.mean()
         kl_dim = kl_ev.mean(dim=0)
     else:
-        w = weights / weights.sum()
+        w = weights / (weights.sum() if norm is None else norm)
         recon = (w * sq).sum()
         kl_dim = (w[:, None] * kl_ev).sum(dim=0)
     kl = kl_dim.sum()

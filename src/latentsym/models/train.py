@@ -106,6 +106,7 @@ class VAEObjective(Objective):
 
     description = "VAE"
     terms = ("total", "recon", "kl")
+    signed_weights = True
 
     def __init__(self, config: VAEConfig) -> None:
         self.config: VAEConfig = config
@@ -148,7 +149,8 @@ class VAEObjective(Objective):
         out = module(xb, eps)
         if not len(idx):
             return tuple(out), None
-        return tuple(out), tuple(vae_loss(out, xb, beta, weights))
+        norm = None if weights is None else float(len(idx))
+        return tuple(out), tuple(vae_loss(out, xb, beta, weights, norm))
 
     def validate(self, model: nn.Module, beta: float, shard: tuple[int, int]) -> dict[str, Any]:
         """``recon + beta * kl`` of the validation events with the fixed noise draw."""

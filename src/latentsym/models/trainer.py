@@ -12,6 +12,10 @@ for the plain VAE, the mechanism VAE and the invariant/equivariant VAE:
   the caller's random state is left alone. On CPU two fits with the same inputs and
   thread count give bit-identical weights, and a run interrupted after any epoch and
   resumed ends bit-identical to an uninterrupted one;
+- **event weights** (``weighted=True``): objectives with ``signed_weights`` (the VAE, the
+  flow prior) take signed (NLO) weights, normalised to mean 1 over the training events,
+  each batch's weighted sum divided by its number of events; refused where the weighted
+  loss is not bounded below (:func:`check_signed_weights`);
 - **early stopping**: the validation loss must improve by more than a relative 1e-4
   within ``patience`` epochs; the best weights are restored at the end; KL warm-up epochs
   do not count towards it;
@@ -32,7 +36,8 @@ for the plain VAE, the mechanism VAE and the invariant/equivariant VAE:
   group, wraps the objective's step module in
   :class:`~torch.nn.parallel.DistributedDataParallel` and gives each rank an equal slice
   of every global batch of the same seeded permutation, with the global batch's draws.
-  Each rank's loss is weighted by its share of the batch's events (or event weights), so
+  Each rank's loss is weighted by its share of the batch's events (or event weights,
+  for objectives without ``signed_weights``), so
   the averaged gradient is the one-process gradient of the global batch (for losses that
   are means over events). Validation is split over the ranks and summed. Only rank 0
   writes ``out_dir`` and shows progress. See :mod:`latentsym.models.distributed`.
@@ -51,6 +56,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 import time
@@ -94,6 +100,7 @@ __all__ = [
     "Split",
     "TrainData",
     "as_train_data",
+    "check_signed_weights",
     "epoch_seed",
     "in_jupyter",
     "progress_bar",
@@ -211,6 +218,11 @@ class Objective(ABC):
     description: str = "model"
     terms: tuple[str, ...] = ("total", "recon", "kl")
     val_extra: tuple[str, ...] = ()
+    signed_weights: bool = False
+    """True: :meth:`step` takes signed event weights normalised to mean 1 over the
+    training events and divides its weighted sum by the events of the slice (not by the
+    slice's weight sum, which may be ~0 or negative); see :func:`check_signed_weights`.
+    False: ``weighted=True`` needs positive weights and the step normalises per batch."""
     config: JsonConfig
     dev: torch.device
 
@@ -274,6 +286,63 @@ class Objective(ABC):
     def diverged_hint(self) -> str:
         """A hint added to the divergence message (default: none)."""
         return ""
+
+
+SIGNED_BATCH_Z = 3.0
+"""Signed weights: the batch weight sum must lie this many standard deviations above 0."""
+
+
+def check_signed_weights(
+    data: TrainData, train_idx: np.ndarray, val_idx: np.ndarray, batch_size: int
+) -> None:
+    """Refuse signed event weights whose weighted loss is not bounded below.
+
+    Every per-event loss ``l >= 0`` (a squared error, a KL, a negative log-likelihood up to
+    a constant), so ``sum_i w_i l_i`` is bounded below only where the net weight is
+    positive: events of negative weight push their loss up, without limit where they are
+    not outweighed by positive events nearby. The checks:
+
+    - the total weight of the training events and of the validation events must be
+      positive (else minimising the loss maximises the reconstruction error);
+    - a batch of ``B`` events drawn at random has the weight sum ``B m +- sqrt(B) s``
+      (``m``, ``s``: mean and standard deviation of the weights); it must stay positive,
+      ``sqrt(B) m / s >= 3``, i.e. ``B >= (3 s / m)^2``. For weights +-1 with a negative
+      fraction f: ``m = 1 - 2 f``, ``s = 2 sqrt(f (1 - f))``; f = 0.15 needs B >= 10,
+      f = 0.3 B >= 53, f = 0.4 B >= 216, f = 0.45 B >= 891.
+
+    Raises:
+        ConfigError: naming the total weight, the negative fraction and the batch size
+            needed.
+    """
+    w = np.asarray(data.weight, dtype=np.float64)
+    wt, wv = w[train_idx], w[val_idx]
+    n_neg = int((w < 0).sum())
+    frac = n_neg / max(len(w), 1)
+    share = float(-w[w < 0].sum() / max(np.abs(w).sum(), 1e-300))
+    facts = (
+        f"{n_neg} of {len(w)} events ({100 * frac:.1f}%) have negative weights, carrying "
+        f"{100 * share:.1f}% of the summed |weight|"
+    )
+    if wt.sum() <= 0:
+        raise ConfigError(
+            f"weighted=True: the training events' total weight is {wt.sum():.6g} <= 0 ({facts}); "
+            "the weighted loss is then not bounded below. Train unweighted, or check the weights"
+        )
+    if len(wv) and wv.sum() <= 0:
+        raise ConfigError(
+            f"weighted=True: the {len(wv)} validation events' total weight is {wv.sum():.6g} "
+            f"<= 0 ({facts}); raise val_fraction so that it is positive"
+        )
+    m, s = float(wt.mean()), float(wt.std())
+    if s > 0 and n_neg:
+        need = math.ceil((SIGNED_BATCH_Z * s / m) ** 2)
+        if batch_size < need:
+            raise ConfigError(
+                f"weighted=True: batch_size={batch_size} is too small for these weights ({facts}; "
+                f"mean weight {m:.4g}, std {s:.4g}): a batch's weight sum would too often be "
+                f"<= 0, where the loss of that step is not bounded below. Use batch_size >= "
+                f"{need} (sqrt(B) mean / std >= {SIGNED_BATCH_Z:g})"
+            )
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -365,18 +434,26 @@ class _Run:
         n_val = 0 if cfg.val_fraction == 0 else min(max(1, round(cfg.val_fraction * n)), n - 1)
         if n - n_val < 1 or (cfg.val_fraction > 0 and n < 2):
             raise ConfigError(f"{n} event(s) cannot be split into training and validation")
-        if cfg.weighted and np.any(data.weight <= 0):
+        signed = bool(getattr(objective, "signed_weights", False))
+        if cfg.weighted and not signed and np.any(data.weight <= 0):
             bad = np.flatnonzero(data.weight <= 0)
             raise ConfigError(
-                f"weighted=True needs positive event weights; {len(bad)} event(s) have weight "
-                f"<= 0 (first: event {data.index[bad[0]]}). Train unweighted or drop them."
+                f"weighted=True needs positive event weights for the {objective.description}; "
+                f"{len(bad)} event(s) have weight <= 0 (first: event {data.index[bad[0]]}). "
+                "Train unweighted or drop them."
             )
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()
         val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         self.n_train, self.n_val = len(train_idx), n_val
         self.scaler = Scaler.fit(data.values[train_idx], names=data.names, constant=data.constant)
         objective.prepare(data, (train_idx, val_idx), self.scaler, dev, cfg)
-        w = torch.as_tensor(data.weight, dtype=torch.float32)
+        self.signed = cfg.weighted and signed
+        if self.signed:
+            check_signed_weights(data, train_idx, val_idx, cfg.batch_size)
+        w_np = np.asarray(data.weight, dtype=np.float64)
+        if self.signed:  # mean 1 over the training events: per-batch sums w l / B
+            w_np = w_np / w_np[train_idx].mean()
+        w = torch.as_tensor(w_np, dtype=torch.float32)
         self.w_train = w[train_idx].to(dev) if cfg.weighted else None
         digest = hashlib.sha256(np.ascontiguousarray(data.values).tobytes())
         digest.update(np.ascontiguousarray(data.weight).tobytes())
@@ -612,7 +689,7 @@ class _Run:
 
     def _share(self, idx: torch.Tensor, lo: int, hi: int) -> torch.Tensor | float:
         """This rank's share of the global batch ``idx``: events, or event weights."""
-        if self.w_train is None:
+        if self.w_train is None or self.signed:
             return (hi - lo) / len(idx)
         w = self.w_train[idx]
         return w[lo:hi].sum() / w.sum()

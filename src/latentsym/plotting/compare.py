@@ -96,6 +96,8 @@ def plot_comparison(
         colour = _COLOURS[i % len(_COLOURS)]
         r = comp.result(observable, sample)
         text = f"{sample} ($\\chi^2$/ndf {r.chi2_ndf:.2f}, $W_1/\\sigma$ {r.w1_rel:.3f})"
+        if r.fixed:  # held fixed by an exact constraint: no chi2 against a delta
+            text = f"{sample} (fixed in the input; spread {r.spread_sample:.2g})"
         val, err = _density(comp, observable, sample)
         mplhep.histplot(val, edges, yerr=err, histtype="step", color=colour, label=text,
                         ax=main, flow="none")  # fmt: skip

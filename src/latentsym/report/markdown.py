@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
+from typing import Any
 
 from latentsym.analysis.mechanism_check import MechanismCheck
 from latentsym.report.summary import InvariantSummary, PhysicsChecks, RunSummary
@@ -31,6 +32,27 @@ def _fmt(x: object, digits: int = 3) -> str:
     return str(x)
 
 
+def _weights_section(weights: Mapping[str, Any] | None) -> list[str]:
+    if not weights or not weights.get("n_negative"):
+        return []
+    how = (
+        "the loss was weighted per event with the signed weights"
+        if weights.get("trained_weighted")
+        else "training was unweighted (every event counts once, whatever its sign): the "
+        "model learns the density of the generated events, not the cross-section; "
+        "`--weighted` trains on the signed weights"
+    )
+    return [
+        "",
+        "## Event weights",
+        "",
+        f"{weights['n_negative']} of {weights['n_events']} events "
+        f"({100 * weights['negative_fraction']:.1f}%) have negative weights; they carry "
+        f"{100 * weights['negative_share']:.1f}% of the summed |weight| (net sum "
+        f"{weights['sum_w']:.6g}, summed |weight| {weights['sum_abs_w']:.6g}); {how}.",
+    ]
+
+
 def _checks_section(checks: PhysicsChecks) -> list[str]:
     lines: list[str] = []
     cons = checks.constraints
@@ -39,26 +61,43 @@ def _checks_section(checks: PhysicsChecks) -> list[str]:
             "",
             "## Hidden relations",
             "",
-            "Relative spread of each constraint on decoded events (prior samples on the relevant "
-            "directions, samples of the aggregate posterior, and the encoded data), on the "
-            "data, and on a null with every feature shuffled across events. decoded / null "
-            "near 0: the model learned the relation; near 1: it did not. Coverage (std of "
-            "decoded / std of data, median over features): prior "
-            f"{_fmt(cons.coverage_prior)}, posterior "
-            f"{_fmt(cons.coverage_posterior)}, encoded "
+            "Relative spread of each constraint on decoded events (samples of the learned "
+            "flow prior, 'prior': N(0, 1) samples on the relevant directions, samples of the "
+            "aggregate "
+            "posterior, and the encoded data), on the data, and on a null with every feature "
+            "shuffled across events. decoded / null near 0: the model learned the relation; "
+            "near 1: it did not. Coverage (std of decoded / std of data, median over "
+            f"features): N(0, 1) {_fmt(cons.coverage_prior)}, flow "
+            f"{_fmt(cons.coverage_flow)}, posterior {_fmt(cons.coverage_posterior)}, encoded "
             f"{_fmt(cons.coverage_encoded)}; the ratios mean something only when it is "
-            "near 1.",
+            "near 1."
+            + (
+                f" The flow prior was fitted to the encoded {cons.flow_source} of the "
+                "training events; `TrainedModel.sample` and `latentsym compare` draw from it."
+                if cons.flow_source
+                else " The model has no learned prior (flow: -)."
+            ),
             "",
-            "| constraint | kind | data | null | prior / null | posterior / null "
-            "| encoded / null |",
-            "|---|---|---|---|---|---|---|",
+            "| constraint | kind | data | null | flow / null | prior / null "
+            "| posterior / null | encoded / null |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in cons.residuals:
             lines.append(
                 f"| `{r.name}` | {r.kind} | {_fmt(r.data)} | {_fmt(r.null)} | "
-                f"{_fmt(r.ratio_prior)} | {_fmt(r.ratio_posterior)} | "
+                f"{_fmt(r.ratio_flow)} | {_fmt(r.ratio_prior)} | {_fmt(r.ratio_posterior)} | "
                 f"{_fmt(r.ratio_encoded)} |"
             )
+        enc, flow = cons.max_ratio("exact", "encoded"), cons.max_ratio("exact", "flow")
+        if enc is not None:
+            lines += [
+                "",
+                f"Largest exact-constraint decoded / null: encoded data {_fmt(enc)}, flow "
+                f"{_fmt(flow)}, N(0, 1) {_fmt(cons.max_ratio('exact', 'prior'))}. The decoded "
+                "encoded data bound every prior: where their ratio is not small, the decoder "
+                "mean alone does not sit on the constraint surface and no latent prior can "
+                "put generated events there.",
+            ]
     tan = checks.tangency
     if tan and _given(tan.median):
         lines += [
@@ -259,12 +298,14 @@ def render_report(summary: RunSummary, figures: Mapping[str, str]) -> str:
         for latent, (obs, dcor) in names.items():
             lines.append(f"- {latent}: `{obs}` ({dcor:.2f})")
     lines += _mechanism_section(summary.mechanism)
+    lines += _weights_section(summary.weights)
     lines += _checks_section(summary.checks)
     t = summary.timing
     lines += [
         "",
         f"Timing: read {t.read_s:.1f} s, training {t.train_s:.1f} s "
-        f"({t.train_events_per_s or 0.0:.0f} events/s)."
+        f"({t.train_events_per_s or 0.0:.0f} events/s)"
+        + (f", flow prior {t.prior_train_s:.1f} s." if t.prior_train_s is not None else ".")
         + (f" Threads: {t.threads.get('reason')}" if t.threads else ""),
         "",
         "## Figures",

@@ -29,7 +29,7 @@ Example:
     >>> d = s.to_dict()
     >>> list(d)
     ['input', 'model', 'generate_from', 'truth', 'exclusive', 'inclusive', 'notes', 'frame',
-     'topology']
+     'topology', 'weights']
     >>> d["truth"]
     {'path': '.../samples/ee_mumu_91GeV.root', 'options': {}}
     >>> d["exclusive"]["comparisons"]["truth"]["cos_theta_star"]
@@ -210,14 +210,17 @@ class TimingSummary:
     train_s: float
     train_events_per_s: float | None
     threads: Mapping[str, Any] | None = None
+    prior_train_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
+        """JSON-safe dictionary (``prior_train_s``: the flow prior's training, None
+        without one)."""
         return {
             "read_s": self.read_s,
             "train_s": self.train_s,
             "train_events_per_s": self.train_events_per_s,
             "threads": dict(self.threads) if self.threads is not None else None,
+            "prior_train_s": self.prior_train_s,
         }
 
 
@@ -262,6 +265,9 @@ class RunSummary:
         baselines: PCA, TwoNN and the MLE on the same standardised features.
         dimension_scale: the dimension against scale, measured and predicted, for the
             data and the latents (``dimension_scale.png``).
+        weights: the event weights of the used events
+            (:func:`~latentsym.analysis.compare.weight_summary`) and ``trained_weighted``;
+            None when not recorded.
     """
 
     input: InputSummary
@@ -279,6 +285,7 @@ class RunSummary:
     resolution: Resolution | None = None
     baselines: Baselines | None = None
     dimension_scale: DimensionScale | None = None
+    weights: Mapping[str, Any] | None = None
 
     @property
     def n_relevant(self) -> int:
@@ -330,6 +337,8 @@ class RunSummary:
         out["baselines"] = self.baselines.to_dict() if self.baselines else None
         if self.dimension_scale is not None:
             out["dimension_scale"] = self.dimension_scale.to_dict()
+        if self.weights is not None:
+            out["weights"] = dict(self.weights)
         return json_safe(out)
 
 
@@ -459,7 +468,8 @@ class CompareSummary:
     Attributes:
         input: the input sample (the reference).
         model: the model folder generated from (None: no model).
-        generate_from: ``"prior"`` or ``"posterior"`` (None without a model).
+        generate_from: where the generated events were drawn from: ``"flow"`` (the learned
+            prior), ``"gaussian"`` (N(0, 1)) or ``"posterior"`` (None without a model).
         truth: the truth sample (None: no truth).
         exclusive: the comparison of one final state's observables (None: not made).
         inclusive: the comparison of visible sums, input against truth (None: not made).
@@ -467,6 +477,9 @@ class CompareSummary:
         frame: the rest frame of the angles of the exclusive comparison (None: not made).
         topology: its final state (None: not made).
         files: the files written into the output folder (None: nothing written).
+        weights: the input file's event weights
+            (:func:`~latentsym.analysis.compare.weight_summary`: events, negative events,
+            their share of the summed |weight|); None when not recorded.
     """
 
     input: SampleSource
@@ -479,6 +492,7 @@ class CompareSummary:
     frame: str | None = None
     topology: str | None = None
     files: tuple[str, ...] | None = None
+    weights: dict[str, Any] | None = None
 
     def comparisons(self) -> dict[str, Comparison]:
         """The comparisons made, by kind (``"exclusive"``, ``"inclusive"``)."""
@@ -503,4 +517,6 @@ class CompareSummary:
             out["topology"] = self.topology
         if self.files is not None:
             out["files"] = list(self.files)
+        if self.weights is not None:
+            out["weights"] = dict(self.weights)
         return json_safe(out)
