@@ -258,3 +258,17 @@ def test_truncated_file(flat_tree):
     flat_tree.write_bytes(data[: len(data) // 2])
     with pytest.raises(EventFileError, match=r"t.root: .*cannot be (opened|read)"):
         read_events(flat_tree)
+
+
+def test_damaged_branch_name_is_not_a_missing_branch(tmp_path):
+    """A flipped byte that makes a branch name undecodable (found by the campaign:
+    ``particle_mother1`` became ``\\x94article_mother1``, and the file read without the
+    mothers) is damaged metadata."""
+    path = sample("ee_bb_91GeV.root")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"particle_mother1")
+    data[at] ^= 0xE4  # 'p' (0x70) -> 0x94, not UTF-8 on its own
+    bad = tmp_path / "renamed.root"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(EventFileError, match=r"renamed\.root: tree 'events': the name of branch"):
+        read_events(bad)

@@ -90,6 +90,7 @@ from latentsym._atomic import atomic_output
 from latentsym._frozen import Replaceable
 from latentsym.errors import ConfigError, EventFileError, LatentsymError, OutputError, SchemaError
 from latentsym.io._root_guard import (
+    FIX,
     check_entries,
     check_keys,
     describe_error,
@@ -182,13 +183,32 @@ def _select_tree(path: Any, f: Any, tree: str | None) -> tuple[str, Any]:
 
 def _keys(path: Any, name: str, obj: Any) -> list[str]:
     with guard(f"{path}: tree {name!r}", "the list of branches"):
-        return [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
+        keys = [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
+    for i, key in enumerate(keys):
+        _check_text(path, name, i, key)
+    return keys
+
+
+def _check_text(path: Any, tree: str, index: int, key: str) -> None:
+    """A branch name that is not UTF-8 text (uproot keeps the bytes it could not decode as
+    surrogates) is damaged metadata, not a branch the layout does not use: reading on
+    without it would drop its field silently."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventFileError(
+            f"{path}: tree {tree!r}: the name of branch {index} is not text ({key!r}): the "
+            f"tree's metadata is damaged. {FIX}"
+        ) from None
 
 
 def _scalars(path: Any, name: str, obj: Any) -> set[str]:
     """The branches of ``obj`` that hold one number per entry."""
     with guard(f"{path}: tree {name!r}", "the branch types"):
-        return {str(k) for k, t in obj.typenames().items() if is_scalar(str(t))}
+        types = {str(k): str(t) for k, t in obj.typenames().items()}
+    for i, key in enumerate(types):
+        _check_text(path, name, i, key)
+    return {k for k, t in types.items() if is_scalar(t)}
 
 
 def _stored_info(path: Any, f: Any) -> dict[str, Any]:
