@@ -272,3 +272,19 @@ def test_damaged_branch_name_is_not_a_missing_branch(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(EventFileError, match=r"renamed\.root: tree 'events': the name of branch"):
         read_events(bad)
+
+
+def test_branch_renamed_by_one_byte_is_damage(tmp_path):
+    """A flipped byte in the branch's name (``particle_mass`` -> ``particl,_mass``, found by
+    the campaign) leaves valid text; its leaf list ``particle_mass[nparticle]/D`` still
+    has the name, and one character between the two copies is damage."""
+    path = sample("ee_mumu_91GeV.root")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"\rparticle_mass\x1aparticle_mass[") + 8  # the 'e' of the name
+    data[at] = ord(",")
+    bad = tmp_path / "renamed.root"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(EventFileError, match=r"branch 'particl,_mass' has the leaf list"):
+        read_events(bad)
+    with pytest.raises(EventFileError, match=r"differ in one character"):
+        list(iterate_events(bad, step_size=5000))

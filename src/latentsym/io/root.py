@@ -186,7 +186,25 @@ def _keys(path: Any, name: str, obj: Any) -> list[str]:
         keys = [str(k) for k in obj.keys()]  # noqa: SIM118 (uproot objects iterate over branches)
     for i, key in enumerate(keys):
         _check_text(path, name, i, key)
+    with guard(f"{path}: tree {name!r}", "the branch titles"):
+        titles = [(str(b.name), str(b.title)) for b in getattr(obj, "branches", ())]
+    for branch, title in titles:
+        _check_title(path, name, branch, title)
     return keys
+
+
+def _check_title(path: Any, tree: str, branch: str, title: str) -> None:
+    """A TTree keeps each branch's name twice, as its name and at the start of its leaf
+    list (``px[n]/D``); where the two differ in one character alone, one copy was damaged
+    (a deliberate other name differs in more than one). Uncompressed metadata has no
+    checksum: without this, a flipped byte renames a branch and its field is read as
+    missing."""
+    leaf = title.split("[", 1)[0].split("/", 1)[0]
+    if len(leaf) == len(branch) and sum(a != b for a, b in zip(leaf, branch, strict=True)) == 1:
+        raise EventFileError(
+            f"{path}: tree {tree!r}: branch {branch!r} has the leaf list {title!r}: the two "
+            f"copies of its name differ in one character, the tree's metadata is damaged. {FIX}"
+        )
 
 
 def _check_text(path: Any, tree: str, index: int, key: str) -> None:
