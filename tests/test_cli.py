@@ -140,7 +140,7 @@ def test_run_writes_everything_and_refuses_to_clobber(toy_lhe, tmp_path, capsys)
 
 def test_resume_continues_training(toy_lhe, tmp_path, capsys):
     out = tmp_path / "out"
-    base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "3"]
+    base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "3", "--no-flow"]
     base += ["--threads", "1"]  # a fixed count: the automatic one may change between runs
     assert main([*base, "--epochs", "2"]) == 0
     assert main([*base, "--epochs", "4", "--resume"]) == 0
@@ -208,7 +208,7 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
     from latentsym.models import MechanismVAE, load_model
 
     out = tmp_path / "out"
-    base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "4"]
+    base = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--latent-dim", "4", "--no-flow"]
     base += ["--threads", "1"]  # compared bit for bit below with a fixed count
     mech = ["--mechanism", "azimuthal", "--mechanism-particle", "mu-"]
     assert main([*base, "--epochs", "3", *mech]) == 0
@@ -236,7 +236,8 @@ def test_run_with_mechanism(toy_lhe, tmp_path, capsys):
     assert main([*base, "--epochs", "4", *mech, "--resume"]) == 0
     capsys.readouterr()
     assert json.loads((out / "summary.json").read_text())["model"]["epochs_run"] == 4
-    whole = ["run", str(toy_lhe), "--out", str(tmp_path / "whole"), "--quiet", "--latent-dim"]
+    whole = ["run", str(toy_lhe), "--out", str(tmp_path / "whole"), "--quiet", "--no-flow"]
+    whole += ["--latent-dim"]
     assert main([*whole, "4", "--epochs", "4", *mech, "--threads", "1"]) == 0
     capsys.readouterr()
     resumed = torch.load(out / "model" / "model.pt", weights_only=True)
@@ -290,7 +291,7 @@ def test_run_on_dask_equals_one_process(tmp_path, capsys):
 
     files = [str(sample("pp_mumu_13TeV.root")), str(sample("pp_mumu_13TeV.lhe.gz"))]
     base = [*files, "--max-events", "25000", "--epochs", "2", "--quiet", "--hidden", "32"]
-    base += ["--threads", "1"]  # bit for bit needs a fixed count
+    base += ["--threads", "1", "--no-flow"]  # bit for bit needs a fixed count; no generation
     assert main(["run", *base, "--out", str(tmp_path / "one")]) == 0
     assert main(["run", *base, "--out", str(tmp_path / "dask"), "--dask", "auto"]) == 0
     capsys.readouterr()
@@ -309,6 +310,7 @@ def test_learning_rate_reaches_the_training_config(toy_lhe, tmp_path, capsys):
     """--lr: a training option added by touching TrainConfig and the CLI alone."""
     out = tmp_path / "out"
     args = ["run", str(toy_lhe), "--out", str(out), "--quiet", "--epochs", "1", "--lr", "0.002"]
+    args += ["--no-flow"]
     assert main(args) == 0
     capsys.readouterr()
     assert json.loads((out / "model" / "config.json").read_text())["train"]["lr"] == 0.002

@@ -26,6 +26,7 @@ def test_ee_mumu_quick(tmp_path):
         tmp_path,
         max_events=5000,
         train=TrainConfig(epochs=60, seed=0),
+        flow=False,  # the flow prior is tested in tests/jobs/test_compare_job.py
     )
     assert s["expected"]["manifold_dim"] == 2
     assert s["expected"]["linear_rank"] == 3
@@ -73,7 +74,7 @@ def test_pp_mumu_narrow_z_is_consistent_and_unresolved(tmp_path):
     """The bundled pp -> Z -> mu+ mu- sample at default settings: the Z mass is named as
     unresolved and the latent dimension matches the dimension predicted at its read
     scale (measured on the whole sample: 3.26 against 3.27)."""
-    s = _run(sample("pp_mumu_13TeV.lhe.gz"), tmp_path)
+    s = _run(sample("pp_mumu_13TeV.lhe.gz"), tmp_path, flow=False)  # no generation here
     res = s["resolution"]
     assert (res["d"], res["d_approx"]) == (4, 3)
     (z,) = res["constraints"]

@@ -172,6 +172,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             progress=not args.quiet,
+            flow=not args.no_flow,
+            symmetries=args.symmetries,
         ),
     )
     if summary is None:  # another rank of a torchrun job: rank 0 reports
@@ -450,11 +452,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             if truth_collections is None and not args.truth_branches
             else ReadOptions(collections=truth_collections, branches=args.truth_branches or None),
             topology=args.topology,
+            inclusive=args.inclusive,
             n_generated=args.n_generated,
             max_events=args.max_events,
             bins=args.bins,
             seed=args.seed,
             generate_from=args.generate_from,
+            project=args.project,
             overwrite=args.overwrite,
         ),
     )
@@ -472,6 +476,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 chi2 = f"{r.chi2_ndf:.2f}" if _finite(r.chi2_ndf) else "n/a"
                 w1 = f"{r.w1_rel:.3f}" if _finite(r.w1_rel) else "n/a"
                 print(f"  {sample:<10} {obs:<18} chi2/ndf {chi2:>8}  W1/std {w1:>7}")
+    for note in summary.notes:
+        print(f"note: {note}")
     print(f"comparison: {Path(args.out) / 'comparison.json'}")
     return 0
 
@@ -576,6 +582,13 @@ def _parser() -> argparse.ArgumentParser:
         "weighted loss is not bounded below)",
     )
     p.add_argument(
+        "--no-flow",
+        action="store_true",
+        help="do not fit the learned flow prior after the VAE (faster; generated events are "
+        "then drawn from N(0, 1))",
+    )
+    p.add_argument("--symmetries", action="store_true", help="also run `latentsym symmetries`")
+    p.add_argument(
         "--json", action="store_true", help="print k, the latent dimension and the verdict as JSON"
     )
     _add_read_arguments(p)
@@ -666,6 +679,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--branches", metavar="MAP", help=f"ROOT input: {_BRANCHES_HELP}")
     p.add_argument("--truth-branches", metavar="MAP", help="ROOT truth: as --branches")
     p.add_argument("--topology", help="final state, e.g. 'mu+ mu-'")
+    _add_inclusive_argument(p)
     p.add_argument("--n-generated", type=int, default=None, help="events to generate")
     p.add_argument(
         "--generate-from",
@@ -674,6 +688,12 @@ def _parser() -> argparse.ArgumentParser:
         help="latent draws of the generated events: the model's prior (default: its learned "
         "flow prior when it has one, else N(0, 1)), the flow, N(0, 1) (gaussian), or the "
         "aggregate posterior of the input events",
+    )
+    p.add_argument(
+        "--project",
+        action="store_true",
+        help="move the generated events onto the exact constraints of the input (masses, "
+        "momentum sums) before comparing; comparison.json records it as 'projected'",
     )
     p.add_argument("--max-events", type=int, default=None)
     p.add_argument("--bins", type=int, default=40)

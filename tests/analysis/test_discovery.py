@@ -16,7 +16,9 @@ from latentsym.analysis.distribution_symmetry import (
     distribution_symmetries,
     energy_test,
     generator_test,
+    ks_test,
     max_ks_test,
+    odd_part_test,
 )
 from latentsym.analysis.latent_flow import latent_flow
 from latentsym.analysis.relevance import relevance
@@ -59,6 +61,43 @@ def test_max_ks_names_the_observable_that_moved() -> None:
     assert test.n_observables == 2
     assert test.pvalue < 0.01
     assert shifts[0].observable == "y"
+
+
+def test_ks_test_on_all_events_is_calibrated_and_names_the_observable() -> None:
+    rng = np.random.default_rng(4)
+    pvalues = []
+    for _ in range(20):
+        a = {"x": rng.normal(size=2000), "y": rng.exponential(size=2000)}
+        b = {"x": rng.normal(size=2000), "y": rng.exponential(size=2000)}
+        pvalues.append(ks_test(a, b)[0].pvalue)
+    assert min(pvalues) > 0.005  # Bonferroni over two observables: at most 2 p_min
+    a = {"x": rng.normal(size=5000), "y": rng.normal(size=5000), "c": np.ones(5000)}
+    b = {"x": rng.normal(size=5000), "y": rng.normal(size=5000) * 1.25, "c": np.ones(5000)}
+    test, shifts = ks_test(a, b)
+    assert (test.observable, test.n_observables, test.n_per_side) == ("y", 2, 5000)
+    assert test.pvalue < 1e-3
+    assert shifts[0].observable == "y"
+
+
+def test_odd_part_test_null_and_power() -> None:
+    rng = np.random.default_rng(5)
+    pvalues = []
+    for s in range(10):
+        c = rng.uniform(-1, 1, size=3000)
+        pvalues.append(odd_part_test({"c": c, "c3": c**3}, {"c": -c, "c3": -(c**3)}, 300, s).pvalue)
+    assert min(pvalues) > 0.005
+    assert np.mean(pvalues) > 0.2
+    # 1 + c^2 + (8/3) 0.05 c on [-1, 1]: A_FB = 0.05, <c> = (2/3) A_FB
+    c = rng.uniform(-1, 1, size=200_000)
+    keep = rng.uniform(0, 2.2, size=len(c)) < 1 + c**2 + 8 / 3 * 0.05 * c
+    c = c[keep][:40_000]
+    test = odd_part_test({"c": c, "c2": c**2}, {"c": -c, "c2": c**2}, 300)
+    assert test.observable == "c"
+    assert test.n_observables == 1  # c^2 is even: left out
+    assert test.pvalue == pytest.approx(1 / 301)
+    assert abs(test.odd_part - 0.05 * 2 / 3) < 3 * test.error_odd_part
+    none = odd_part_test({"c2": c**2}, {"c2": c**2}, 10)
+    assert (none.n_observables, none.pvalue) == (0, 1.0)
 
 
 def test_toy_ee_distribution_symmetries() -> None:
@@ -111,7 +150,10 @@ def test_reflection_test_reads_the_forward_backward_asymmetry() -> None:
     assert a is not None
     assert a.particle == "mu-"
     assert abs(a.direct - 0.3) < 3 * a.error_direct
-    assert abs(a.from_test - a.direct) < 2 * a.error_test
+    assert abs(a.from_test - a.direct) < 3 * a.error_test  # the energy test's subsamples
+    assert pz.odd_test is not None
+    assert pz.odd_test.observable == "cos_theta_star"
+    assert pz.odd_test.pvalue < 0.01
     assert c.asymmetry is not None
     assert c.asymmetry.from_test == pytest.approx(a.from_test)
 

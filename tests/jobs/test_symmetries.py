@@ -88,11 +88,9 @@ def test_cli_symmetries_json(tmp_path, capsys) -> None:
     ],
 )
 def test_bundled_samples_default_settings(tmp_path, name, algebra, invariant) -> None:
-    """The done-criteria of the symmetry search on the bundled samples, default settings.
-
-    J_x and J_y are asserted broken on e+e- -> mu+ mu- only: on e+e- -> ZH the Z angular
-    distribution is too flat for 2000 events per side and they come out kept (README).
-    """
+    """The done-criteria of the symmetry search on the bundled samples, default settings:
+    the distribution keeps J_z alone of the six generators, and on e+e- -> mu+ mu- the
+    forward-backward asymmetry breaks P_z and C but not their product."""
     res = run_symmetries([sample(name)], tmp_path / "out", SymmetriesOptions(progress=False))
     assert res.algebra.names == algebra
     assert res.algebra.max_principal_angle < 0.01
@@ -101,9 +99,12 @@ def test_bundled_samples_default_settings(tmp_path, name, algebra, invariant) ->
         assert dist.get(gen).pvalue > 0.01
     for gen in ("K_x", "K_y", "K_z"):
         assert dist.get(gen).pvalue < 0.001
+    for gen in ("J_x", "J_y"):  # broken everywhere: on pp already by the constraints
+        assert not dist.get(gen).invariant
     if name.startswith("ee_mumu"):
         assert dist.get("J_x").pvalue < 0.001
         assert dist.get("J_y").pvalue < 0.001
+        assert not dist.get("P_z").invariant
         g = res.discovery.generators[0]
         assert g.nearest == "J_z"
         assert g.cosine >= 0.99
@@ -116,3 +117,41 @@ def test_bundled_samples_default_settings(tmp_path, name, algebra, invariant) ->
         assert jz.fraction_in_plane >= 0.9
     if name.startswith("pp"):
         assert dist.get("K_z").shifts[0].observable == "y_sys"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="the exchange mu+ <-> mu- breaks as P_z does on back-to-back muons, but its "
+    "p-value reads 0.011 at the default settings (odd-part test 0.0037 over 6 odd "
+    "observables, times 3 for the candidate's three tests), just above alpha = 0.01",
+)
+def test_charge_exchange_is_broken_on_ee_mumu(tmp_path) -> None:
+    res = run_symmetries(
+        [sample("ee_mumu_91GeV.lhe.gz")],
+        tmp_path / "out",
+        SymmetriesOptions(latent=False, progress=False),
+    )
+    assert not res.distribution.get("C").invariant, res.distribution.get("C").pvalue
+
+
+def test_run_with_symmetries_reuses_its_model(tmp_path) -> None:
+    from latentsym.jobs import RunOptions, run_analysis
+
+    options = RunOptions(
+        max_events=300,
+        arch=Architecture(latent_dim=3, hidden=(16,)),
+        train=TrainConfig(epochs=2),
+        progress=False,
+        flow=False,
+        symmetries=True,
+    )
+    run_analysis([sample("ee_mumu_91GeV.lhe.gz")], tmp_path / "run", options)
+    out = tmp_path / "run"
+    d = json.loads((out / "symmetries.json").read_text())
+    assert d["algebra"]["names"] == ["J_x", "J_y", "J_z"]
+    assert d["latent"]  # the run's model gave the latent view
+    assert (out / "symmetries.png").exists()
+    report = (out / "report.md").read_text()
+    assert "## Symmetries" in report
+    assert "### Latent view" in report

@@ -30,10 +30,10 @@ on. Two search spaces:
 
 Each generator, in order of increasing loss, is then tested with its finite flow on the
 whole sample by the two-sample test of :mod:`latentsym.analysis.distribution_symmetry`
-(energy distance; for collider events also the max-KS over the observables); the search
-stops at the first generator that test calls broken. Each is reported with ``|cos|`` to
-the nearest named generator (both normalised), and the named generators' projections onto
-the span of those found.
+(energy distance; for collider events also the KS tests of the observables on all
+events); the search stops at the first generator that test calls broken. Each is reported
+with ``|cos|`` to the nearest named generator (both normalised), and the named generators'
+projections onto the span of those found.
 """
 
 from __future__ import annotations

@@ -17,24 +17,41 @@ p-value is exact under the null) in the standardised features of the model:
 
 The energy distance sees every difference but has little power for a change of angular
 shape on a sphere (on e+e- -> mu+ mu-, ``1 + cos^2 theta`` against its average over
-rotations about x is 0.5 null standard deviations away at 2000 events per side). The
-physics observables of :func:`latentsym.physics.observables` see it at once (the muon pT
-moves by a KS distance of 0.1). So every candidate gets a second test on the same two
-samples: the largest two-sample Kolmogorov-Smirnov distance over the observables that
-vary (``max_k KS_k``), with its own permutation p-value (the same permutations of the
-pooled sample for every observable, so the maximum over observables is calibrated). The
-candidate's p-value is the Bonferroni combination ``min(1, 2 min(p_energy, p_KS))``; it
-is *invariant* when that exceeds ``alpha``. The observable whose 1D distribution moved
-most names the reason of a broken symmetry (the system rapidity ``y_sys`` under a boost
-of a pp sample).
+rotations about x is 0.5 null standard deviations away at 2000 events per side), and its
+distance matrix grows as ``n^2`` in memory, so it runs on a subsample of at most
+``n_events`` per side. The physics observables of :func:`latentsym.physics.observables`
+see an angular change at once, and a one-dimensional test costs ``O(N log N)``, so the
+second test uses *all* events: ``A`` and ``B`` are the two halves of the whole sample
+(the energy test takes the first ``n_events`` of each), and every observable that varies
+gets a two-sample Kolmogorov-Smirnov test of ``A`` against ``g B`` (asymptotic p-value).
+Their combination over the ``K`` observables is the Bonferroni bound
+``p_KS = min(1, K min_k p_k)`` (valid for correlated observables; conservative).
+
+Discrete candidates are involutions (``g g = 1``), which allows a paired test on all
+events with no split at all, the *odd-part* test: under the null ``x`` and ``g x`` are
+exchangeable, so for every observable ``f`` the odd part ``d_f(x) = f(x) - f(g x)`` is
+symmetric about zero. The statistic is ``max_f |z_f|`` with
+``z_f = sum d_f / sqrt(sum d_f^2)`` over the observables that ``g`` changes, and its
+p-value comes from random sign flips of the events (the same flips for every observable,
+so the maximum is calibrated; exact under the null). For the reflection ``P_z`` on
+e+e- -> mu+ mu- the observable is ``cos theta*``, the odd part its mean: a test of the
+forward-backward asymmetry on every event, about ``sqrt(N / (2 n_events))`` times finer
+than a two-sample test of the subsample (on the bundled sample 0.007 against 0.016).
+
+A candidate's p-value is the Bonferroni combination of the tests it ran
+(``m = 2``: energy and KS; ``m = 3`` for a discrete one, which adds the odd part):
+``p = min(1, m min(p_energy, p_KS[, p_odd]))``; it is *invariant* when that exceeds
+``alpha``. The observable whose 1D distribution moved most names the reason of a broken
+symmetry (the system rapidity ``y_sys`` under a boost of a pp sample).
 
 **Forward-backward asymmetry.** A reflection that flips the polar angle of a particle
 (``P_z``; on back-to-back pairs also ``C``, which swaps the two) turns the
 forward-backward asymmetry ``A_FB`` into ``-A_FB``: the reflection-odd part of the
 sample's distribution, integrated over the forward hemisphere, is ``A_FB``. From the
-test's two samples it is ``f_A - f_gB`` (the forward fractions of the particle in ``A``
-and in the reflected ``B``), with the binomial error of both; it is reported beside the
-direct count ``(N_F - N_B) / N`` on the whole sample (error ``sqrt((1 - A^2) / N)``).
+energy test's two subsamples it is ``f_A - f_gB`` (the forward fractions of the particle
+in ``A`` and in the reflected ``B``, at most ``n_events`` each), with the binomial error of
+both; it is reported beside the direct count ``(N_F - N_B) / N`` on the whole sample
+(error ``sqrt((1 - A^2) / N)``).
 """
 
 from __future__ import annotations
@@ -69,13 +86,16 @@ __all__ = [
     "DistributionSymmetries",
     "ObservableShift",
     "ObservableTest",
+    "OddPartTest",
     "TwoSampleOptions",
     "TwoSampleTest",
     "distribution_symmetries",
     "energy_test",
     "generator_kind",
     "generator_test",
+    "ks_test",
     "max_ks_test",
+    "odd_part_test",
     "permutation_labels",
 ]
 
@@ -89,10 +109,10 @@ class TwoSampleOptions(Replaceable):
     """Settings of :func:`distribution_symmetries`.
 
     Attributes:
-        n_events: events per side of each test (the sample is split into two disjoint
-            halves of at most this many).
-        n_permutations: permutations of the p-value (its smallest value is
-            ``1 / (1 + n_permutations)``).
+        n_events: events per side of the energy test (the first this many of each of the
+            two halves of the sample; the KS and odd-part tests use all events).
+        n_permutations: permutations of the energy test and sign flips of the odd-part
+            test (their smallest p-value is ``1 / (1 + n_permutations)``).
         rotation_range: a rotation's angle is uniform in ``(-range, range)`` per event (rad;
             pi: a full turn).
         rapidity_range: a boost's (or a mixed generator's) parameter is uniform in
@@ -253,6 +273,29 @@ class ObservableTest:
     observable: str
     pvalue: float
     n_observables: int
+    n_per_side: int = 0
+
+
+@dataclass(frozen=True)
+class OddPartTest:
+    """The paired test of a discrete candidate ``g`` on all events (:func:`odd_part_test`).
+
+    Attributes:
+        statistic: ``max_f |z_f|``, ``z_f = sum d_f / sqrt(sum d_f^2)``, ``d_f = f(x) - f(g x)``.
+        observable: the observable where it is reached.
+        odd_part: ``mean(d_f) / 2`` of that observable, the mean of its ``g``-odd part
+            (for ``cos theta*`` under ``P_z``: ``<cos theta*>``), and error_odd_part its error.
+        pvalue: sign-flip p-value of the maximum.
+        n_observables: observables that ``g`` changes; n_events: events (all of them).
+    """
+
+    statistic: float
+    observable: str
+    odd_part: float
+    error_odd_part: float
+    pvalue: float
+    n_observables: int
+    n_events: int
 
 
 @dataclass(frozen=True)
@@ -266,13 +309,15 @@ class CandidateTest:
         t_range: the flow parameter is uniform in ``(-t_range, t_range)`` (None: discrete).
         in_manifold_algebra: whether it keeps the exact constraints (None: not checked).
         test: the energy-distance test in standardised features.
-        observable_test: the max-KS test over the physics observables (None with fewer
-            than two particles).
-        pvalue: ``min(1, 2 min(p_energy, p_KS))``.
+        observable_test: the KS test over the physics observables on all events (None
+            with fewer than two particles).
+        pvalue: ``min(1, m min(p_energy, p_KS[, p_odd]))``, m the number of tests run.
         invariant: ``pvalue > alpha``.
         shifts: the observables whose distribution moved most, largest first.
         asymmetry: the forward-backward asymmetry read from this test (a discrete
             candidate that flips the polar angle of the asymmetry particle), else None.
+        odd_test: the odd-part test on all events (discrete candidates with observables),
+            else None.
     """
 
     name: str
@@ -286,6 +331,7 @@ class CandidateTest:
     invariant: bool
     shifts: tuple[ObservableShift, ...]
     asymmetry: AsymmetryReading | None
+    odd_test: OddPartTest | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +343,8 @@ class DistributionSymmetries:
         invariant: names of the candidates called invariant.
         broken: names of the others.
         alpha: the p-value threshold.
-        n_events: events per side.
+        n_events: events per side of the energy test.
+        n_per_side: events per side of the KS test (half the sample).
     """
 
     candidates: tuple[CandidateTest, ...]
@@ -305,6 +352,7 @@ class DistributionSymmetries:
     broken: tuple[str, ...]
     alpha: float
     n_events: int
+    n_per_side: int = 0
 
     def get(self, name: str) -> CandidateTest:
         """The test of one candidate by name."""
@@ -413,6 +461,120 @@ def max_ks_test(
     return test, tuple(shifts[:_TOP_SHIFTS])
 
 
+def _shifts(
+    keys: Sequence[str], per_key: np.ndarray, pvalues: np.ndarray
+) -> tuple[ObservableShift, ...]:
+    shifts = [
+        ObservableShift(key, float(d), float(pv))
+        for key, d, pv in zip(keys, per_key, pvalues, strict=True)
+    ]
+    shifts.sort(key=lambda s: -s.ks)
+    return tuple(shifts[:_TOP_SHIFTS])
+
+
+def ks_test(
+    a: dict[str, np.ndarray], b: dict[str, np.ndarray]
+) -> tuple[ObservableTest, tuple[ObservableShift, ...]]:
+    """Two-sample KS tests of every observable, combined by the Bonferroni bound.
+
+    ``O(K N log N)`` for K observables of N events, so it runs on all events of a sample:
+    each observable that varies gets the asymptotic KS p-value ``p_k``, and the test's
+    p-value is ``min(1, K min_k p_k)``. Observables that are constant or not finite on the
+    pooled sample are left out.
+
+    Args:
+        a, b: ``{observable: values}`` of two samples (sizes may differ).
+
+    Returns:
+        ``(test, shifts)``: the test (statistic: the largest KS distance) and the three
+        observables with the largest KS distance, with their own p-values.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> a = {"x": rng.normal(size=4000), "y": rng.normal(size=4000)}
+        >>> b = {"x": rng.normal(size=4000), "y": rng.normal(size=4000) + 0.1}
+        >>> test, shifts = ks_test(a, b)
+        >>> test.observable, test.n_observables, test.pvalue < 0.01, shifts[0].observable
+        ('y', 2, True, 'y')
+    """
+    keys = [k for k in a if k in b and _varying(np.concatenate([a[k], b[k]]))]
+    if not keys or min(len(a[keys[0]]), len(b[keys[0]])) < 2:
+        return ObservableTest(0.0, "", 1.0, 0), ()
+    results = [stats.ks_2samp(a[k], b[k], method="asymp") for k in keys]
+    per_key = np.array([float(r.statistic) for r in results])
+    pvalues = np.array([float(r.pvalue) for r in results])
+    test = ObservableTest(
+        statistic=float(per_key.max()),
+        observable=keys[int(np.argmax(per_key))],
+        pvalue=min(1.0, len(keys) * float(pvalues.min())),
+        n_observables=len(keys),
+        n_per_side=min(len(a[keys[0]]), len(b[keys[0]])),
+    )
+    return test, _shifts(keys, per_key, pvalues)
+
+
+def odd_part_test(
+    x: dict[str, np.ndarray],
+    gx: dict[str, np.ndarray],
+    n_permutations: int = 2000,
+    seed: int | Sequence[int] = 0,
+) -> OddPartTest:
+    """Paired sign-flip test that an involution ``g`` keeps the distribution.
+
+    For every observable ``f`` that ``g`` changes, ``d_f = f(x) - f(g x)`` per event; under
+    the null (``x`` and ``g x`` exchangeable) each event's ``d`` is as likely as ``-d``.
+    The statistic ``max_f |z_f|`` with ``z_f = sum d_f / sqrt(sum d_f^2)`` (unchanged in
+    scale by a sign flip) gets its p-value from ``n_permutations`` random sign flips of
+    the events, the same for every observable.
+
+    Args:
+        x, gx: ``{observable: [N] values}`` of the events and of their images under ``g``.
+        n_permutations: sign flips.
+        seed: their seed (an integer or a sequence of integers).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> c = np.clip(rng.normal(0.05, 0.5, size=5000), -1, 1)  # a forward excess
+        >>> test = odd_part_test({"cos": c, "c2": c**2}, {"cos": -c, "c2": c**2}, 500)
+        >>> test.observable, test.n_observables, test.pvalue < 0.01, round(test.odd_part, 2)
+        ('cos', 1, True, 0.05)
+    """
+    n = len(next(iter(x.values()))) if x else 0
+    keys, diffs = [], []
+    for k in x:
+        if k not in gx:
+            continue
+        d = np.asarray(x[k], dtype=np.float64) - np.asarray(gx[k], dtype=np.float64)
+        scale = float(np.abs(x[k]).mean()) + 1.0 if n else 1.0
+        if np.all(np.isfinite(d)) and float(np.sqrt(np.mean(d**2))) > 1e-9 * scale:
+            keys.append(k)
+            diffs.append(d)
+    if not keys or n < 2:
+        return OddPartTest(0.0, "", 0.0, 0.0, 1.0, 0, n)
+    dmat = np.stack(diffs, axis=1)  # [N, K]
+    norm = np.sqrt(np.sum(dmat**2, axis=0))
+    z = dmat.sum(axis=0) / norm
+    observed = float(np.abs(z).max())
+    top = int(np.argmax(np.abs(z)))
+    dn = (dmat / norm).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    count = 0
+    for start in range(0, n_permutations, _CHUNK):
+        size = min(_CHUNK, n_permutations - start)
+        signs = rng.integers(0, 2, size=(size, n), dtype=np.int8).astype(np.float32) * 2 - 1
+        best = np.abs(signs @ dn).max(axis=1)
+        count += int(np.sum(best >= observed - 1e-6))
+    return OddPartTest(
+        statistic=observed,
+        observable=keys[top],
+        odd_part=float(dmat[:, top].mean() / 2),
+        error_odd_part=float(norm[top] / n / 2),
+        pvalue=(1 + count) / (1 + n_permutations),
+        n_observables=len(keys),
+        n_events=n,
+    )
+
+
 def _forward(p: np.ndarray, particle: int, axis: float) -> np.ndarray:
     mom = p[:, particle, 1:]
     return axis * mom[:, 2] / np.linalg.norm(mom, axis=1) > 0
@@ -455,12 +617,15 @@ def _flips_polar_angle(fn: Callable[[np.ndarray], np.ndarray], p: np.ndarray, k:
 
 @dataclass(frozen=True, eq=False)
 class _Context:
-    """What every candidate's test shares: the untouched half, its features, its
-    observables, and how to build features."""
+    """What every candidate's test shares: the untouched half ``a`` (all of it for the KS
+    test, its first ``n`` events for the energy test), their features and observables,
+    the whole sample's observables, and how to build features."""
 
     a: np.ndarray
+    n: int
     za: np.ndarray
     obs_a: dict[str, np.ndarray]
+    obs_all: dict[str, np.ndarray]
     names: tuple[str, ...]
     scaler: Scaler
     representation: str
@@ -468,19 +633,60 @@ class _Context:
     labels: np.ndarray
 
 
+def _context(
+    p: np.ndarray, names: tuple[str, ...], scaler: Scaler, representation: str,
+    opts: TwoSampleOptions, whole: bool,
+) -> tuple[_Context, np.ndarray]:  # fmt: skip
+    """The split into halves ``A`` and ``B`` (returned) and the shared context."""
+    half = len(p) // 2
+    n = min(opts.n_events, half)
+    order = np.random.default_rng(opts.seed).permutation(len(p))
+    a, b = p[order[:half]], p[order[half : 2 * half]]
+    with_obs = len(names) >= 2
+    ctx = _Context(
+        a=a,
+        n=n,
+        za=_standardised(a[:n], names, scaler, representation),
+        obs_a=_observables(a, names) if with_obs else {},
+        obs_all=_observables(p, names) if with_obs and whole else {},
+        names=names,
+        scaler=scaler,
+        representation=representation,
+        options=opts,
+        labels=permutation_labels(n, opts.n_permutations, seed=opts.seed + 1),
+    )
+    return ctx, b
+
+
 def _candidate(
-    ctx: _Context, head: tuple[str, str, int], moved: np.ndarray, extra: dict[str, Any]
+    ctx: _Context,
+    head: tuple[str, str, int],
+    moved: np.ndarray,
+    extra: dict[str, Any],
+    moved_all: np.ndarray | None = None,
 ) -> CandidateTest:
-    name, kind, _ = head
+    """The tests of one candidate: ``moved`` is ``g B``; ``moved_all`` the whole sample
+    moved by a discrete ``g`` (for the odd-part test)."""
+    name, kind, k = head
     opts = ctx.options
-    zb = _standardised(moved, ctx.names, ctx.scaler, ctx.representation)
+    zb = _standardised(moved[: ctx.n], ctx.names, ctx.scaler, ctx.representation)
     test = energy_test(ctx.za, zb, labels=ctx.labels)
+    pvalues = [test.pvalue]
     obs_test: ObservableTest | None = None
     shifts: tuple[ObservableShift, ...] = ()
     if ctx.obs_a:
-        obs_test, shifts = max_ks_test(ctx.obs_a, _observables(moved, ctx.names), labels=ctx.labels)
-    p_obs = obs_test.pvalue if obs_test is not None and obs_test.n_observables else 1.0
-    pvalue = min(1.0, 2.0 * min(test.pvalue, p_obs))
+        obs_test, shifts = ks_test(ctx.obs_a, _observables(moved, ctx.names))
+        if obs_test.n_observables:
+            pvalues.append(obs_test.pvalue)
+    odd: OddPartTest | None = None
+    if moved_all is not None and ctx.obs_all:
+        odd = odd_part_test(
+            ctx.obs_all, _observables(moved_all, ctx.names), opts.n_permutations,
+            seed=(opts.seed, 3, k),
+        )  # fmt: skip
+        if odd.n_observables:
+            pvalues.append(odd.pvalue)
+    pvalue = min(1.0, len(pvalues) * min(pvalues))
     fields: dict[str, Any] = {
         "coefficients": None, "t_range": None, "in_manifold_algebra": None, "asymmetry": None,
     }  # fmt: skip
@@ -493,6 +699,7 @@ def _candidate(
         pvalue=pvalue,
         invariant=pvalue > opts.alpha,
         shifts=shifts,
+        odd_test=odd,
         **fields,
     )
 
@@ -545,20 +752,7 @@ def distribution_symmetries(
         raise SchemaError(f"distribution_symmetries: need at least 4 events, got {len(p)}")
     if asymmetry is not None and not 0 <= asymmetry[0] < len(names):
         raise ConfigError(f"asymmetry particle {asymmetry[0]} is not an index of {list(names)}")
-    rng = np.random.default_rng(opts.seed)
-    n = min(opts.n_events, len(p) // 2)
-    order = rng.permutation(len(p))
-    a, b = p[order[:n]], p[order[n : 2 * n]]
-    ctx = _Context(
-        a=a,
-        za=_standardised(a, names, scaler, representation),
-        obs_a=_observables(a, names) if len(names) >= 2 else {},
-        names=names,
-        scaler=scaler,
-        representation=representation,
-        options=opts,
-        labels=permutation_labels(n, opts.n_permutations, seed=opts.seed + 1),
-    )
+    ctx, b = _context(p, names, scaler, representation, opts, whole=True)
     basis = algebra.basis_array if algebra is not None else np.zeros((0, 6))
     continuous: list[tuple[str, np.ndarray, bool | None]] = [
         (name, c, None if algebra is None else bool(np.linalg.norm(basis @ c) > 1 - 1e-6))
@@ -582,14 +776,16 @@ def distribution_symmetries(
         moved = cand.fn(b)
         extra = {}
         if asymmetry is not None and _flips_polar_angle(cand.fn, p, asymmetry[0]):
-            extra["asymmetry"] = _asymmetry(p, a, moved, asymmetry, names)
-        results.append(_candidate(ctx, (cand.name, "discrete", k), moved, extra))
+            extra["asymmetry"] = _asymmetry(p, ctx.a[: ctx.n], moved[: ctx.n], asymmetry, names)
+        head = (cand.name, "discrete", k)
+        results.append(_candidate(ctx, head, moved, extra, moved_all=cand.fn(p)))
     return DistributionSymmetries(
         candidates=tuple(results),
         invariant=tuple(t.name for t in results if t.invariant),
         broken=tuple(t.name for t in results if not t.invariant),
         alpha=opts.alpha,
-        n_events=n,
+        n_events=ctx.n,
+        n_per_side=len(b),
     )
 
 
@@ -617,20 +813,7 @@ def generator_test(
     names = tuple(particle_names)
     c = np.asarray(coefficients, dtype=np.float64)
     c = c / np.linalg.norm(c)
-    rng = np.random.default_rng(opts.seed)
-    n = min(opts.n_events, len(p) // 2)
-    order = rng.permutation(len(p))
-    a, b = p[order[:n]], p[order[n : 2 * n]]
-    ctx = _Context(
-        a=a,
-        za=_standardised(a, names, scaler, representation),
-        obs_a=_observables(a, names) if len(names) >= 2 else {},
-        names=names,
-        scaler=scaler,
-        representation=representation,
-        options=opts,
-        labels=permutation_labels(n, opts.n_permutations, seed=opts.seed + 1),
-    )
+    ctx, b = _context(p, names, scaler, representation, opts, whole=False)
     kind = generator_kind(c)
     t_range = opts.rotation_range if kind == "rotation" else opts.rapidity_range
     t = np.random.default_rng([opts.seed, 2]).uniform(-t_range, t_range, len(b))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentsym.analysis.checks import project_to_constraints
 from latentsym.analysis.compare import (
     Comparison,
     compare_observables,
@@ -24,12 +25,13 @@ from latentsym.analysis.compare import (
     without_transverse_momentum,
 )
 from latentsym.errors import ConfigError, TopologyError
-from latentsym.features import build
+from latentsym.features import FeatureMatrix, build
 from latentsym.io.read import read_events
 from latentsym.jobs.options import CompareOptions, ReadOptions
 from latentsym.models import TrainedModel, load_model
+from latentsym.physics.constraints import Ledger, dimension_ledger
 from latentsym.physics.observables import Frame, observable_labels, observables
-from latentsym.physics.selection import select_final_state
+from latentsym.physics.selection import FinalState, select_final_state
 from latentsym.plotting import plot_all, save_figure
 from latentsym.report.outputs import atomic_write_json, prepare_output_dir
 from latentsym.report.summary import CompareSummary, SampleSource
@@ -60,8 +62,10 @@ def compare_files(
         input_path: the input event file (the reference).
         out_dir: when given, ``comparison.json`` and ``comparison_<kind>.png`` are written
             there (atomically; a non-empty folder is refused unless ``options.overwrite``).
-        options: the model, the truth, how each file is read, the topology, the events
-            generated, the binning, the seed and ``generate_from``
+        options: the model, the truth, how each file is read, the topology (selected
+            inclusively with ``inclusive``), the events generated, the binning, the seed,
+            ``generate_from`` and ``project`` (the generated events moved onto the input's
+            exact constraints; ``comparison.json["projected"]`` says whether)
             (:class:`~latentsym.jobs.options.CompareOptions`).
 
     Returns:
@@ -124,8 +128,13 @@ def compare_files(
     exclusive = inclusive = None
     frame: Frame | None = None
     topology = None
+    selection_inclusive: bool | None = None
+    ignored: dict[str, int] = {}
     if opts.model_dir is not None or opts.topology is not None:
-        fs = select_final_state(events, opts.topology)
+        fs = select_final_state(events, opts.topology, inclusive=opts.inclusive)
+        selection_inclusive, ignored = fs.inclusive, dict(fs.ignored)
+        if fs.inclusive:
+            notes.append(_inclusive_note(fs, with_truth=truth is not None))
         names = list(fs.names)
         samples = {"input": observables(fs.p4, names)}
         frame = "collins-soper"
@@ -148,8 +157,11 @@ def compare_files(
                 )
             n_gen = fs.n_events if opts.n_generated is None else opts.n_generated
             model_features = None
-            if opts.generate_from == "posterior":
+            if opts.generate_from == "posterior" or opts.project:
                 model_features = build(fs, trained.representation)
+            project = None
+            if opts.project and model_features is not None:
+                project = _projection(fs, model_features, opts.seed)
             generate_from = opts.generate_from
             if generate_from == "prior":
                 generate_from = "flow" if trained.flow is not None else "gaussian"
@@ -159,15 +171,18 @@ def compare_files(
                     n_gen,
                     seed=opts.seed,
                     generate_from=opts.generate_from,
-                    features=model_features,
+                    features=model_features if opts.generate_from == "posterior" else None,
+                    project=project,
                 ),
                 names,
                 frame=frame,
             )
             notes.append(_generation_note(generate_from, trained))
+            if project is not None:
+                notes.append(_projection_note(project.ledger))
         if truth is not None:
             try:
-                tfs = select_final_state(truth, list(fs.pids))
+                tfs = select_final_state(truth, list(fs.pids), inclusive=opts.inclusive)
             except TopologyError:
                 notes.append(
                     f"the truth sample has no {' '.join(names)} final state: it is compared "
@@ -219,6 +234,9 @@ def compare_files(
         input=SampleSource(str(input_path), opts.input_read.kwargs()),
         model=str(opts.model_dir) if opts.model_dir is not None else None,
         generate_from=generate_from if opts.model_dir is not None else None,
+        projected=opts.project if opts.model_dir is not None else None,
+        inclusive_selection=selection_inclusive,
+        ignored=ignored,
         truth=(
             None
             if truth is None
@@ -237,6 +255,45 @@ def compare_files(
     written = dataclasses.replace(summary, files=(*files, "comparison.json"))
     atomic_write_json(out / "comparison.json", written.to_dict())
     return written
+
+
+def _inclusive_note(fs: FinalState, *, with_truth: bool) -> str:
+    ignored = ", ".join(f"{n} {name}" for name, n in fs.ignored.items()) or "none"
+    return (
+        f"inclusive selection: the highest-energy final-state particle of each of "
+        f"{' '.join(fs.names)} in {fs.n_events} input events"
+        f"{' (the truth selected alike)' if with_truth else ''}; other final-state particles "
+        f"of the input ignored: {ignored}"
+    )
+
+
+class _Projection:
+    """The map onto the input's exact constraints, with the ledger it imposes."""
+
+    def __init__(self, features: FeatureMatrix, ledger: Ledger) -> None:
+        self.features, self.ledger = features, ledger
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return project_to_constraints(values, self.features, self.ledger)
+
+
+def _projection(fs: FinalState, features: FeatureMatrix, seed: int) -> _Projection:
+    ledger = dimension_ledger(fs.momenta(), fs.names, features.representation, seed=seed)
+    return _Projection(features, ledger)
+
+
+def _projection_note(ledger: Ledger) -> str:
+    exact = [c.name for c in ledger.constraints if c.kind == "exact"]
+    if not exact:
+        return (
+            "--project: the input has no exact constraint, so the generated events are "
+            "compared as decoded"
+        )
+    return (
+        f"generated events projected onto the exact constraints of the input ({', '.join(exact)}"
+        ", each at its mean on the input) by least-norm Gauss-Newton steps "
+        "(project_to_constraints); without --project they are compared as decoded"
+    )
 
 
 def _generation_note(generate_from: str, trained: TrainedModel) -> str:

@@ -85,6 +85,12 @@ class RunOptions(Replaceable):
         resume: continue training from the checkpoint in the output folder.
         overwrite: replace latentsym's files in a non-empty output folder.
         progress: show a progress bar.
+        flow: fit the learned latent prior (a normalising flow on the relevant latents,
+            :func:`latentsym.models.fit_prior`) after the VAE; False (``--no-flow``) skips
+            it, and the model generates from N(0, 1).
+        symmetries: also run the symmetry search of ``latentsym symmetries`` with the
+            run's model (``symmetries.json`` and a section of ``report.md``; off by
+            default, it adds about a minute on 20,000 events).
     """
 
     topology: str | None = None
@@ -101,6 +107,8 @@ class RunOptions(Replaceable):
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
+    flow: bool = True
+    symmetries: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "transforms", tuple(self.transforms))
@@ -213,11 +221,20 @@ class CompareOptions(Replaceable):
         input_read: how the input file is read.
         truth_read: how the truth file is read (None: no truth unless ``truth_path``).
         topology: final state of the exclusive comparison (default: the most common one).
+        inclusive: select the topology inclusively in the input and the truth (see
+            :class:`RunOptions`), as the model was trained with ``run --inclusive``; needs
+            ``topology``.
         n_generated: events to generate (default: as many as the selected input events).
         max_events: read at most this many events of each file.
         bins: histogram bins (see :func:`latentsym.analysis.compare.compare_observables`).
         seed: seed of the generated events.
-        generate_from: ``"prior"`` or ``"posterior"``.
+        generate_from: the latent draws of the generated events: ``"prior"`` (the model's
+            learned flow prior when it has one, else N(0, 1)), ``"gaussian"`` (N(0, 1)),
+            ``"flow"`` (the learned prior; refused without one) or ``"posterior"`` (the
+            aggregate posterior of the input events).
+        project: move the generated events onto the exact constraints of the input's
+            ledger (:func:`latentsym.analysis.checks.project_to_constraints`) before they
+            are compared; off by default (the figures in the README are measured without it).
         overwrite: replace latentsym's files in a non-empty output folder.
     """
 
@@ -226,16 +243,24 @@ class CompareOptions(Replaceable):
     input_read: ReadOptions = field(default_factory=ReadOptions)
     truth_read: ReadOptions | None = None
     topology: str | None = None
+    inclusive: bool = False
     n_generated: int | None = None
     max_events: int | None = None
     bins: int = 40
     seed: int = 0
     generate_from: str = "prior"
+    project: bool = False
     overwrite: bool = False
 
     def __post_init__(self) -> None:
         check_generate_from(self.generate_from)
         _optional_count("max_events", self.max_events)
+        _check_inclusive(self.inclusive, self.topology)
+        if self.project and self.model_dir is None:
+            raise ConfigError(
+                "--project moves generated events onto the exact constraints: give the "
+                "model to generate from (--model DIR), or drop --project"
+            )
 
     @property
     def has_truth(self) -> bool:

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import awkward as ak
 import numpy as np
 
 from latentsym.analysis.checks import constraint_residuals, decoder_tangency
@@ -35,10 +34,11 @@ from latentsym.analysis.verdict import verdict
 from latentsym.errors import ConfigError, TopologyError
 from latentsym.features import FeatureMatrix, build
 from latentsym.features.scaler import constant_mask
-from latentsym.io.read import read_events
-from latentsym.io.schema import RunInfo, concatenate_events
+from latentsym.io.schema import RunInfo
 from latentsym.jobs.dask_read import connect, read_select_build
-from latentsym.jobs.options import ReadOptions, RunOptions
+from latentsym.jobs.options import RunOptions
+from latentsym.jobs.reading import read_many
+from latentsym.jobs.symmetries import symmetry_section
 from latentsym.models import FitOptions, MechanismSpec, TrainedModel, fit, fit_mechanism
 from latentsym.models.distributed import on_main_process, process_group
 from latentsym.models.flow import FLOW_TRAIN, PRIOR_DIR, fit_prior, weights_digest
@@ -73,41 +73,6 @@ FIGURES = {
     "Dimension against scale": "dimension_scale.png",
 }
 """Caption -> file name of the figures of a run, in the order of ``report.md``."""
-
-
-def read_many(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    max_events: int | None = None,
-    read: ReadOptions | None = None,
-) -> tuple[ak.Array, list[RunInfo], np.ndarray, np.ndarray]:
-    """Read several event files and concatenate them in input order.
-
-    Args:
-        paths: event files (LHE and ROOT may be mixed).
-        max_events: read at most this many events in all (files in order).
-        read: how ROOT files are read.
-
-    Returns:
-        ``(events, infos, file_index, entry)``: the events, one RunInfo per file, and for
-        every event the index of its file and its entry in that file. Fields that only
-        some files carry are left out.
-    """
-    options = (read or ReadOptions()).kwargs()
-    chunks, infos, file_index, entry = [], [], [], []
-    remaining = max_events
-    for i, path in enumerate(paths):
-        if remaining is not None and remaining <= 0:
-            break
-        events, info = read_events(path, max_events=remaining, **options)
-        chunks.append(events)
-        infos.append(info)
-        file_index.append(np.full(len(events), i, dtype=np.int32))
-        entry.append(np.arange(len(events), dtype=np.int64))
-        if remaining is not None:
-            remaining -= len(events)
-    events = chunks[0] if len(chunks) == 1 else concatenate_events(chunks, paths)
-    return events, infos, np.concatenate(file_index), np.concatenate(entry)
 
 
 def physics_checks(
@@ -204,7 +169,8 @@ def run_analysis(
     """Run the whole analysis and write its outputs into ``out_dir``.
 
     Writes ``summary.json``, ``report.md``, the PNG figures, ``model/`` (checkpoint:
-    weights, config, scaler, history; ``options.resume`` continues from it) and
+    weights, config, scaler, history; ``options.resume`` continues from it; ``prior/``,
+    the learned flow prior on the relevant latents, unless ``options.flow`` is False) and
     ``latents.root`` (one entry per input event).
 
     ``options.mechanisms`` (``"azimuthal"``, ``"boost-z"``) trains a
@@ -290,7 +256,12 @@ def run_analysis(
         trained = _fit_flow_prior(trained, inputs.features, out / "model", opts)
         summary = _analyse(trained, inputs, out, paths, opts)
         atomic_write_json(out / "summary.json", summary.to_dict())
-        atomic_write_text(out / "report.md", render_report(summary, FIGURES))
+        report = render_report(summary, FIGURES)
+        if opts.symmetries:  # the run's model gives the latent view
+            report += "\n" + symmetry_section(
+                inputs.fs, inputs.infos, paths, trained, out, inputs.features.representation
+            )
+        atomic_write_text(out / "report.md", report)
         return summary
 
 
@@ -402,10 +373,13 @@ def _fit_flow_prior(
 ) -> TrainedModel:
     """The learned latent prior (a flow on the encoded means of the relevant directions,
     :func:`~latentsym.models.fit_prior`), checkpointed in ``model/prior``; resumed only
-    when that checkpoint belongs to these VAE weights. None relevant: no prior."""
-    mu, sigma = trained.encode(features.values)
-    dims = relevance(mu, sigma=sigma).relevant_dims
+    when that checkpoint belongs to these VAE weights. None relevant, or ``opts.flow``
+    False (``--no-flow``): no prior."""
     folder = model_dir / PRIOR_DIR
+    dims: list[int] = []
+    if opts.flow:
+        mu, sigma = trained.encode(features.values)
+        dims = relevance(mu, sigma=sigma).relevant_dims
     if not dims:
         if folder.is_dir():  # a prior of an earlier model in this folder: stale now
             shutil.rmtree(folder)

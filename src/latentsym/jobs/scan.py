@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from latentsym.analysis.scan import ScanResult, beta_scan
 from latentsym.features import build
 from latentsym.jobs.options import ScanOptions
-from latentsym.jobs.run import read_many
+from latentsym.jobs.reading import read_many
 from latentsym.physics.constraints import dimension_ledger
 from latentsym.physics.selection import select_final_state
 from latentsym.physics.thickness import constraint_geometry

@@ -7,6 +7,8 @@ and the ledger, then calls :func:`~latentsym.analysis.generators.manifold_algebr
 :func:`~latentsym.analysis.discovery.discover_lorentz` and, with a model (trained here
 through :func:`latentsym.models.fit`, or loaded from ``options.model_dir``),
 :func:`~latentsym.analysis.latent_flow.latent_flow` for every generator found invariant.
+:func:`analyse_symmetries` is the same search on a final state already selected, and
+:func:`symmetry_section` runs it for ``latentsym run --symmetries`` with the run's model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -40,7 +43,7 @@ from latentsym.errors import ConfigError, TopologyError
 from latentsym.features import Scaler, build
 from latentsym.io.root import ReadOptions
 from latentsym.io.schema import RunInfo
-from latentsym.jobs.run import read_many
+from latentsym.jobs.reading import read_many
 from latentsym.models import Architecture, FitOptions, TrainConfig, TrainedModel, fit, load_model
 from latentsym.physics.constraints import dimension_ledger
 from latentsym.physics.selection import FinalState, select_final_state, topology_name
@@ -48,7 +51,15 @@ from latentsym.plotting.save import save_figure
 from latentsym.plotting.symmetries import plot_symmetries
 from latentsym.report.outputs import atomic_write_json, atomic_write_text, prepare_output_dir
 
-__all__ = ["SymmetriesOptions", "SymmetriesResult", "render_symmetries", "run_symmetries"]
+__all__ = [
+    "SymmetriesOptions",
+    "SymmetriesResult",
+    "analyse_symmetries",
+    "render_symmetries",
+    "run_symmetries",
+    "symmetry_section",
+    "write_symmetries",
+]
 
 _E_MINUS, _LEPTONS = 11, (11, 13, 15)
 
@@ -198,7 +209,6 @@ def run_symmetries(
     opts = options if options is not None else SymmetriesOptions()
     out = prepare_output_dir(out_dir, paths, overwrite=opts.overwrite)
     tracemalloc.start()
-    timing: dict[str, float] = {}
     t0 = time.perf_counter()
     events, infos, *_ = read_many(paths, max_events=opts.max_events, read=opts.read)
     fs = select_final_state(events, opts.topology, inclusive=opts.inclusive)
@@ -207,15 +217,73 @@ def run_symmetries(
             f"only {fs.n_events} events have the final state {topology_name(fs.pids)!r}; "
             "at least 20 are needed. Choose another --topology or more events."
         )
-    features = build(fs, opts.representation)
-    momenta = fs.momenta()
-    ledger = dimension_ledger(momenta, fs.names, features.representation)
-    timing["read_s"] = time.perf_counter() - t0
+    timing = {"read_s": time.perf_counter() - t0}
     trained = None
     if opts.latent:
         t = time.perf_counter()
         trained = _model(opts, fs, out)
         timing["model_s"] = time.perf_counter() - t
+    result = analyse_symmetries(fs, infos, paths, opts, trained, timing=timing, started=t0)
+    write_symmetries(result, out)
+    return result
+
+
+def symmetry_section(
+    fs: FinalState,
+    infos: Sequence[RunInfo],
+    paths: Sequence[str | os.PathLike[str]],
+    trained: TrainedModel,
+    out: os.PathLike[str],
+    representation: str = "cartesian",
+) -> str:
+    """The symmetry search of ``latentsym run --symmetries``: default settings, the run's
+    model for the latent view; writes ``symmetries.json``, ``symmetries.md`` and
+    ``symmetries.png`` into ``out`` and returns the report section."""
+    opts = SymmetriesOptions(representation=representation, progress=False)
+    result = analyse_symmetries(fs, infos, paths, opts, trained)
+    write_symmetries(result, out)
+    return render_symmetries(result)
+
+
+def write_symmetries(result: SymmetriesResult, out: os.PathLike[str]) -> None:
+    """Write ``symmetries.json``, ``symmetries.md`` and ``symmetries.png`` into ``out``."""
+    folder = Path(out)
+    atomic_write_json(folder / "symmetries.json", result.to_dict())
+    atomic_write_text(folder / "symmetries.md", render_symmetries(result))
+    fig = plot_symmetries(result.algebra, result.distribution, result.discovery, result.latent)
+    save_figure(fig, folder / "symmetries.png", overwrite=True)
+    plt.close(fig)
+
+
+def analyse_symmetries(
+    fs: FinalState,
+    infos: Sequence[RunInfo],
+    paths: Sequence[str | os.PathLike[str]],
+    options: SymmetriesOptions | None = None,
+    trained: TrainedModel | None = None,
+    timing: dict[str, float] | None = None,
+    started: float | None = None,
+) -> SymmetriesResult:
+    """The measurements of :func:`run_symmetries` on a selected final state (writes nothing).
+
+    Args:
+        fs: the events; infos: their run information (the beams name the asymmetry).
+        paths: the input files (recorded).
+        options: the settings (``model_dir``, ``arch``, ``train`` and ``latent`` are not
+            used: the latent view is taken with ``trained`` when one is given).
+        trained: the model of the latent view (None: no latent view).
+        timing: seconds already spent (extended in place); started: their start.
+    """
+    opts = options if options is not None else SymmetriesOptions()
+    timing = timing if timing is not None else {}
+    t0 = started if started is not None else time.perf_counter()
+    tracing = not tracemalloc.is_tracing()
+    if tracing:
+        tracemalloc.start()
+    features = build(fs, opts.representation)
+    momenta = fs.momenta()
+    ledger = dimension_ledger(momenta, fs.names, features.representation)
+    timing["features_s"] = time.perf_counter() - t0 - sum(timing.values())
     scaler = trained.scaler if trained is not None else Scaler.fit(
         features.values, names=features.names, constant=features.constant
     )  # fmt: skip
@@ -251,10 +319,11 @@ def run_symmetries(
             flows.append(latent_flow(trained, momenta, fs.names, coeffs, dims, name=name))
         timing["latent_s"] = time.perf_counter() - t
     _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    if tracing or started is not None:
+        tracemalloc.stop()
     timing["total_s"] = time.perf_counter() - t0
     timing["peak_traced_mib"] = peak / 2**20
-    result = SymmetriesResult(
+    return SymmetriesResult(
         paths=tuple(str(p) for p in paths),
         topology=topology_name(fs.pids),
         n_events=fs.n_events,
@@ -272,12 +341,6 @@ def run_symmetries(
         asymmetry=(fs.names[spec[0]], spec[1]) if spec is not None else None,
         timing=timing,
     )
-    atomic_write_json(out / "symmetries.json", result.to_dict())
-    atomic_write_text(out / "symmetries.md", render_symmetries(result))
-    fig = plot_symmetries(result.algebra, result.distribution, result.discovery, result.latent)
-    save_figure(fig, out / "symmetries.png", overwrite=True)
-    plt.close(fig)
-    return result
 
 
 def _p(p: float) -> str:
@@ -312,11 +375,13 @@ def render_symmetries(result: SymmetriesResult) -> str:
         "",
         "### Distribution symmetries (two-sample tests)",
         "",
-        f"{dist.n_events} events per side; invariant when p > {dist.alpha}.",
+        f"Energy distance on {dist.n_events} events per side; KS tests on "
+        f"{dist.n_per_side} per side (all events); odd-part test of the discrete candidates "
+        f"on all events; invariant when p > {dist.alpha}.",
         "",
         "| candidate | kind | keeps constraints | energy distance | effect size | p (energy) "
-        "| max KS (observable) | p (KS) | p | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| max KS (observable) | p (KS) | odd part (observable) | p (odd) | p | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in dist.candidates:
         ks = c.observable_test
@@ -325,6 +390,12 @@ def render_symmetries(result: SymmetriesResult) -> str:
             f"| {c.name} | {c.kind} | {kept} | {c.test.statistic:.3g} | {c.test.effect_size:.2g} | "
             f"{_p(c.test.pvalue)} | "
             + (f"{ks.statistic:.3f} ({ks.observable}) | {_p(ks.pvalue)}" if ks else "- | -")
+            + (
+                f" | {c.odd_test.odd_part:.3g} +- {c.odd_test.error_odd_part:.2g} "
+                f"({c.odd_test.observable}) | {_p(c.odd_test.pvalue)}"
+                if c.odd_test is not None and c.odd_test.n_observables
+                else " | - | -"
+            )
             + f" | {_p(c.pvalue)} | {'invariant' if c.invariant else 'broken'} |"
         )
     for c in dist.candidates:

@@ -29,7 +29,9 @@ Example:
     >>> d = s.to_dict()
     >>> list(d)
     ['input', 'model', 'generate_from', 'truth', 'exclusive', 'inclusive', 'notes', 'frame',
-     'topology', 'weights']
+     'topology', 'selection', 'weights']
+    >>> d["selection"]
+    {'inclusive': False, 'ignored': {}}
     >>> d["truth"]
     {'path': '.../samples/ee_mumu_91GeV.root', 'options': {}}
     >>> d["exclusive"]["comparisons"]["truth"]["cos_theta_star"]
@@ -480,6 +482,12 @@ class CompareSummary:
         weights: the input file's event weights
             (:func:`~latentsym.analysis.compare.weight_summary`: events, negative events,
             their share of the summed |weight|); None when not recorded.
+        projected: whether the generated events were moved onto the exact constraints of
+            the input's ledger (``compare --project``); None without a model.
+        inclusive_selection: whether the exclusive comparison's final state was selected
+            inclusively (``compare --inclusive``); None without an exclusive comparison.
+        ignored: the final-state particles an inclusive selection left out of the input,
+            by name.
     """
 
     input: SampleSource
@@ -493,6 +501,9 @@ class CompareSummary:
     topology: str | None = None
     files: tuple[str, ...] | None = None
     weights: dict[str, Any] | None = None
+    projected: bool | None = None
+    inclusive_selection: bool | None = None
+    ignored: Mapping[str, int] = field(default_factory=dict)
 
     def comparisons(self) -> dict[str, Comparison]:
         """The comparisons made, by kind (``"exclusive"``, ``"inclusive"``)."""
@@ -500,8 +511,9 @@ class CompareSummary:
         return {kind: comp for kind, comp in made.items() if comp is not None}
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``comparison.json`` dictionary (JSON-safe; ``frame`` and ``topology`` only
-        with an exclusive comparison, ``files`` only when written)."""
+        """The ``comparison.json`` dictionary (JSON-safe; ``frame``, ``topology`` and
+        ``selection`` only with an exclusive comparison, ``projected`` only with a model,
+        ``files`` only when written)."""
         out: dict[str, Any] = {
             "input": self.input.to_dict(),
             "model": self.model,
@@ -515,6 +527,13 @@ class CompareSummary:
             out["frame"] = self.frame
         if self.topology is not None:
             out["topology"] = self.topology
+        if self.inclusive_selection is not None:
+            out["selection"] = {
+                "inclusive": self.inclusive_selection,
+                "ignored": dict(self.ignored),
+            }
+        if self.projected is not None:
+            out["projected"] = self.projected
         if self.files is not None:
             out["files"] = list(self.files)
         if self.weights is not None:
