@@ -14,6 +14,15 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 # What each notebook must print: the labels of its key numbers (the numbers themselves
 # depend on the number of epochs, which the test keeps small).
 EXPECTED = {
+    "03_symmetries.ipynb": (
+        "manifold algebra: dimension 3, J_x, J_y, J_z",
+        "J_z      p = ",
+        "A_FB(mu-) from the test",
+        "discovered[0]: nearest J_z",
+        "latent view of J_z: ",
+        "manifold algebra: dimension 2, J_z, K_z",
+        "K_z: p = ",
+    ),
     "01_ee_mumu.ipynb": ("mu+ mu-: kept", "k = ", "('m2(mu+,mu-)',) thickness"),
     "02_symmetry_models.ipynb": (
         # the invariant/equivariant VAE on the three Z-pole samples
@@ -51,6 +60,9 @@ EXPECTED = {
 def test_notebook_runs(name, monkeypatch):
     epochs = os.environ.get("LATENTSYM_NOTEBOOK_EPOCHS", "5")
     monkeypatch.setenv("LATENTSYM_NOTEBOOK_EPOCHS", epochs)
+    monkeypatch.setenv(
+        "LATENTSYM_NOTEBOOK_EVENTS", os.environ.get("LATENTSYM_NOTEBOOK_EVENTS", "4000")
+    )
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
