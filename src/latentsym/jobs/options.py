@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 
 from latentsym._frozen import Replaceable
 from latentsym.analysis.compare import check_generate_from
+from latentsym.analysis.discovery import DiscoveryOptions
+from latentsym.analysis.distribution_symmetry import TwoSampleOptions
+from latentsym.analysis.generators import AlgebraOptions
 from latentsym.analysis.scan import DEFAULT_BETAS, DEFAULT_SEEDS
 from latentsym.analysis.symmetry import parse_transform
 from latentsym.errors import ConfigError
@@ -43,6 +46,7 @@ __all__ = [
     "ReadOptions",
     "RunOptions",
     "ScanOptions",
+    "SymmetriesOptions",
 ]
 
 
@@ -295,3 +299,45 @@ class BenchmarkOptions(Replaceable):
     def __post_init__(self) -> None:
         positive_int("n_events", self.n_events)
         positive_int("baseline_points", self.baseline_points)
+
+
+@dataclass(frozen=True)
+class SymmetriesOptions(Replaceable):
+    """Options of :func:`latentsym.jobs.symmetries.run_symmetries` (``latentsym symmetries``).
+
+    Attributes:
+        topology: the final state (default: the most common one).
+        inclusive: select the topology inclusively (needs ``topology``).
+        representation: ``"cartesian"`` or ``"collider"`` features.
+        algebra: probes and tolerance of the manifold algebra; its ``expected`` span
+            defaults to :func:`~latentsym.analysis.generators.expected_span` of the ledger.
+        tests: sizes, ranges and threshold of the distribution tests.
+        discovery: the candidate-free search.
+        latent: push the invariant generators through a model's encoder.
+        model_dir: a trained model folder (``OUT/model`` of ``latentsym run``) to use;
+            None trains one here with ``arch`` and ``train``.
+        arch, train: the model trained when ``model_dir`` is None.
+        max_events: read at most this many events.
+        read: how ROOT files are read.
+        overwrite: replace latentsym's files in a non-empty output folder.
+        progress: show a training progress bar.
+    """
+
+    topology: str | None = None
+    inclusive: bool = False
+    representation: str = "cartesian"
+    algebra: AlgebraOptions = field(default_factory=AlgebraOptions)
+    tests: TwoSampleOptions = field(default_factory=TwoSampleOptions)
+    discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
+    latent: bool = True
+    model_dir: str | os.PathLike[str] | None = None
+    arch: Architecture = field(default_factory=Architecture)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    max_events: int | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
+    overwrite: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check_inclusive(self.inclusive, self.topology)
+        _optional_count("max_events", self.max_events)

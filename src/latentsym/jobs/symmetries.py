@@ -17,22 +17,19 @@ import os
 import time
 import tracemalloc
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
-from latentsym._frozen import Replaceable
 from latentsym._json import json_safe
-from latentsym.analysis.discovery import Discovery, DiscoveryOptions, discover_lorentz
+from latentsym.analysis.discovery import Discovery, discover_lorentz
 from latentsym.analysis.distribution_symmetry import (
     DistributionSymmetries,
-    TwoSampleOptions,
     distribution_symmetries,
 )
 from latentsym.analysis.generators import (
-    AlgebraOptions,
     ManifoldAlgebra,
     expected_span,
     manifold_algebra,
@@ -41,10 +38,10 @@ from latentsym.analysis.latent_flow import LatentFlow, latent_flow
 from latentsym.analysis.relevance import relevance
 from latentsym.errors import ConfigError, TopologyError
 from latentsym.features import Scaler, build
-from latentsym.io.root import ReadOptions
 from latentsym.io.schema import RunInfo
+from latentsym.jobs.options import SymmetriesOptions
 from latentsym.jobs.reading import read_many
-from latentsym.models import Architecture, FitOptions, TrainConfig, TrainedModel, fit, load_model
+from latentsym.models import FitOptions, TrainedModel, fit, load_model
 from latentsym.physics.constraints import dimension_ledger
 from latentsym.physics.selection import FinalState, select_final_state, topology_name
 from latentsym.plotting.save import save_figure
@@ -62,55 +59,6 @@ __all__ = [
 ]
 
 _E_MINUS, _LEPTONS = 11, (11, 13, 15)
-
-
-@dataclass(frozen=True)
-class SymmetriesOptions(Replaceable):
-    """Options of :func:`run_symmetries` (``latentsym symmetries``).
-
-    Attributes:
-        topology: the final state (default: the most common one).
-        inclusive: select the topology inclusively (needs ``topology``).
-        representation: ``"cartesian"`` or ``"collider"`` features.
-        algebra: probes and tolerance of the manifold algebra; its ``expected`` span
-            defaults to :func:`~latentsym.analysis.generators.expected_span` of the ledger.
-        tests: sizes, ranges and threshold of the distribution tests.
-        discovery: the candidate-free search.
-        latent: push the invariant generators through a model's encoder.
-        model_dir: a trained model folder (``OUT/model`` of ``latentsym run``) to use;
-            None trains one here with ``arch`` and ``train``.
-        arch, train: the model trained when ``model_dir`` is None.
-        max_events: read at most this many events.
-        read: how ROOT files are read.
-        overwrite: replace latentsym's files in a non-empty output folder.
-        progress: show a training progress bar.
-    """
-
-    topology: str | None = None
-    inclusive: bool = False
-    representation: str = "cartesian"
-    algebra: AlgebraOptions = field(default_factory=AlgebraOptions)
-    tests: TwoSampleOptions = field(default_factory=TwoSampleOptions)
-    discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
-    latent: bool = True
-    model_dir: str | os.PathLike[str] | None = None
-    arch: Architecture = field(default_factory=Architecture)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    max_events: int | None = None
-    read: ReadOptions = field(default_factory=ReadOptions)
-    overwrite: bool = False
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.inclusive and not self.topology:
-            raise ConfigError(
-                "an inclusive selection needs the particles to take: give --topology, "
-                "e.g. --topology 'mu+ mu-' --inclusive"
-            )
-        if self.max_events is not None and (
-            isinstance(self.max_events, bool) or self.max_events < 1
-        ):
-            raise ConfigError(f"max_events must be a positive integer, got {self.max_events!r}")
 
 
 @dataclass(frozen=True)
@@ -195,6 +143,7 @@ def run_symmetries(
         On 600 events with small tests and no model (a few seconds):
 
         >>> import tempfile
+        >>> from latentsym.analysis import DiscoveryOptions, TwoSampleOptions
         >>> small = TwoSampleOptions(n_events=300, n_permutations=300)
         >>> options = SymmetriesOptions(
         ...     max_events=600, latent=False, tests=small, discovery=DiscoveryOptions(tests=small)
