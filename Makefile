@@ -10,7 +10,7 @@ LINT_PATHS := src tests samples benchmarks conftest.py
 
 .PHONY: install demo test lint clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock hatch_build.py src/latentsym/io/_lhe_scan.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,pythia,dask]"

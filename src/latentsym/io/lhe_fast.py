@@ -5,10 +5,15 @@ particle; at 10^6 events that takes minutes. This module reads the decompressed 
 blocks of whole events and parses all numbers of a block in one call, with the layout
 (which token belongs to which event, line and column) worked out by vectorised index
 arithmetic. It returns the same columns as the pylhe route of :mod:`latentsym.io.lhe`
-(tested field by field on every LHE file of the test data). The numbers go to Arrow's
-string-to-double cast in place (no copy of the text); when cores are free, a pool of
-threads parses the blocks while the next ones are read and decompressed (numpy, Arrow and
-ISA-L release the GIL), with the same results and messages as a serial read (tested so).
+(tested field by field on every LHE file of the test data). The text of the events is
+split into lines and numbers in one pass by a small C scanner (``_lhe_scan.c``, built at
+install by ``hatch_build.py``; numbers correctly rounded, bit for bit what Python's
+``float`` gives), which writes the particle columns straight into column-major arrays;
+where it is not built, numpy index arithmetic and Arrow's string-to-double cast do the
+same (tested equal on every file and on seeded mutations of them, messages included).
+When cores are free, a pool of threads parses the blocks while the next ones are read and
+decompressed (the scanner, numpy, Arrow and ISA-L release the GIL), with the same results
+and messages as a serial read (tested so).
 
 It is also the judge of what a well-formed event is, on every route: a damaged file raises
 :class:`Damaged` (which the reader turns into an
@@ -53,6 +58,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:
+    from latentsym.io import _lhe_scan  # type: ignore[attr-defined]
+except ImportError:  # not built (no C compiler at install): numpy and Arrow do the same
+    _lhe_scan = None
+
 from latentsym.io._lhe_text import (
     BLOCK_BYTES,
     COMMENT,
@@ -88,6 +98,12 @@ _HASH, _LT, _NL = ord("#"), ord("<"), ord("\n")
 _NUMBER_START = np.zeros(256, dtype=bool)
 _NUMBER_START[list(b"0123456789+-.")] = True
 _FIX = f"{LAYOUT}. Fix or remove that event."
+_SOLID = re.compile(rb"[^\x00-\x20]+")  # a token: a run of bytes above 32
+_EMPTY = np.empty(0, dtype=np.float64)
+# the kinds of line of the scanners (the values the C scanner writes)
+_LEAD, _PARTICLE, _COMMENT, _FREE, _LEAD_COMMENT = 0, 1, 2, 3, 4
+USE_C_SCANNER = True
+"""Whether the C scanner parses the event text where it is built (tests compare the two)."""
 _MAX_WORKERS = 4
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -265,7 +281,7 @@ def _parallel(
                 piece, buf = buf[:cut], buf[cut:]
                 job = pool.submit(_parse, piece, names, rank, _Where(piece, line, 0), False)
                 pending.append((job, piece, buf, line, names is None))
-                line += piece.count(b"\n")
+                line += _count_byte(piece, _NL)
             if not pending:
                 break
             job, piece, rest, at, guessed = pending.popleft()
@@ -393,11 +409,11 @@ def _parse(
     """Parse every ``<event>`` of ``buf`` (which holds whole events only); also return
     the number of line breaks in ``buf``."""
     arr = np.frombuffer(buf, dtype=np.uint8)
-    lt = np.flatnonzero(arr == _LT)
+    lt = _where_byte(arr, _LT)
     bang = lt[arr[np.minimum(lt + 1, len(arr) - 1)] == ord("!")]
     if bang.size:
         arr = _blank_comments(buf, arr, bang)
-        lt = np.flatnonzero(arr == _LT)
+        lt = _where_byte(arr, _LT)
     tags = _Tags(arr, lt)
     starts = lt[tags.at(b"<event")]
     closes = lt[tags.at(b"</event")]
@@ -412,37 +428,19 @@ def _parse(
         raise Unsupported("<weights> blocks (weights by position)")
     text_end = lt[np.searchsorted(lt, body)]  # the first child element or </event>
 
-    # Tokens: runs of non-space characters in the text of each event.
-    solid = _ranges(len(arr), body, text_end)
-    solid &= arr > 32
-    # ``buf`` starts before the first event's text and ends with ``</event>``: the first
-    # and last characters are never solid, so runs start and end inside it.
-    edges = np.flatnonzero(solid[1:] != solid[:-1]) + 1
-    tok, tok_end = edges[0::2], edges[1::2]  # a run of solid characters starts, then ends
-    newline = np.flatnonzero(arr == _NL)
-    first = np.zeros(len(tok) + 1, dtype=bool)
-    first[0] = True
-    first[np.searchsorted(tok, newline)] = True  # the first token after each line break
-    first[np.searchsorted(tok, body)] = True  # and of each event
-    line_tok = np.flatnonzero(first[:-1])  # first token of each non-blank line
-    line_start = tok[line_tok]  # where each line's text starts
-    line_len = np.diff(np.append(line_tok, len(tok)))
-    line_event = np.searchsorted(body, line_start, side="right") - 1
-    lead = np.ones(len(line_tok), dtype=bool)
-    lead[1:] = line_event[1:] != line_event[:-1]  # the event-information line
+    lines = _scan(arr, body, text_end, _count_byte(arr, _NL))
+    line_start, line_len, line_event, kind = lines.start, lines.length, lines.event, lines.kind
+    lead = (kind == _LEAD) | (kind == _LEAD_COMMENT)
     if not np.array_equal(line_event[lead], np.arange(n)):
         k = int(np.flatnonzero(~np.isin(np.arange(n), line_event[lead]))[0])
         raise where.damaged("the event has no information line (its text is empty)",
                             starts[k], k)  # fmt: skip
-    head = arr[line_start]
-    comment = head == _HASH
-    if np.any(comment & lead):
-        k = int(np.flatnonzero(comment & lead)[0])
+    if np.any(kind == _LEAD_COMMENT):
+        k = int(np.flatnonzero(kind == _LEAD_COMMENT)[0])
         raise where.damaged("the first line of the event is a comment, not the information "
                             "line", line_start[k], line_event[k])  # fmt: skip
-    numeric = _NUMBER_START[head]
-    particle = ~lead & ~comment & numeric
-    free = ~lead & ~comment & ~numeric
+    particle = kind == _PARTICLE
+    free = kind == _FREE
     if free.any():
         _check_free_text(free, particle, line_event, line_start, n, where)
     bad = np.flatnonzero((lead & (line_len != 6)) | (particle & (line_len != 13)))
@@ -457,19 +455,13 @@ def _parse(
         )
         raise where.damaged(what, line_start[k], line_event[k])
 
-    used = lead | particle
-    keep = None if used.all() else np.repeat(used, line_len)
-    values = _token_numbers(arr, edges, keep)
-    if values is None:
-        if keep is not None:
-            tok, tok_end = tok[keep], tok_end[keep]
-        k = _first_bad_token(buf, tok, tok_end)
-        token = buf[tok[k] : tok_end[k]].decode("utf-8", "replace")
-        ev = int(np.searchsorted(body, tok[k], side="right") - 1)
-        raise where.damaged(f"{token!r} is not a plain decimal number", tok[k], ev)
-    is_lead = np.repeat(lead[used], line_len[used])
-    info = values[is_lead].reshape(n, 6)
-    rows = values[~is_lead].reshape(-1, 13)
+    numbers = lines.numbers()
+    if numbers.bad >= 0:
+        ev = int(np.searchsorted(body, numbers.bad, side="right") - 1)
+        token_end = _SOLID.match(buf, numbers.bad, int(text_end[ev])).end()  # type: ignore[union-attr]
+        token = buf[numbers.bad : token_end].decode("utf-8", "replace")
+        raise where.damaged(f"{token!r} is not a plain decimal number", numbers.bad, ev)
+    info = numbers.info
     counts = np.bincount(line_event[particle], minlength=n).astype(np.int64)
     if not np.array_equal(info[:, 0], counts):
         k = int(np.flatnonzero(info[:, 0] != counts)[0])
@@ -487,23 +479,12 @@ def _parse(
         weights, names = _weights(data, tags, lt, body, names, rank, where, check)
     else:
         weights, names = fast
-    with np.errstate(invalid="ignore"):  # NaN, inf, 1e30: refused below, not warned about
-        whole = np.ascontiguousarray(rows[:, :6])
-        ints = whole.astype(np.int64)
-    # the common case in a few passes over contiguous arrays (strided ones cost 3x): every
-    # number within float32, the integer columns whole and below 2^31; else the details
-    quick = (
-        below(rows, FLOAT32_MAX, inclusive=True)
-        and below(info, FLOAT32_MAX, inclusive=True)
-        and below(weights, FLOAT32_MAX, inclusive=True)
-        and np.array_equal(ints, whole)
-        and below(ints, INT_LIMIT)
-        and float(info[:, 1].max()) < INT_LIMIT
-        and np.array_equal(np.trunc(info[:, 1]), info[:, 1])
-    )
+    if not numbers.checked:  # (the C scanner's values are all fine, or numpy parses again)
+        numbers = _TokenLines(arr, body, text_end).numbers()
     problem = None
-    if not quick:
-        problem = first_bad_value(counts, rows[:, 6:13], rows[:, :6], info[:, 1:6], weights, names)
+    if not (numbers.checked and below(weights, FLOAT32_MAX, inclusive=True)):
+        problem = first_bad_value(counts, numbers.floats, numbers.whole, info[:, 1:6], weights,
+                                  names)  # fmt: skip
     if problem is not None:
         if problem.particle is None:
             pos = line_start[lead][problem.event]
@@ -519,12 +500,12 @@ def _parse(
         )
     block = Block(
         counts=counts,
-        floats=np.ascontiguousarray(rows[:, 6:13]),
-        ints=ints,
-        event=np.ascontiguousarray(info[:, 1:6]),
+        floats=numbers.floats,
+        ints=numbers.ints,
+        event=info[:, 1:6],
         weights=weights,
     )
-    return block, names, len(newline)
+    return block, names, lines.breaks
 
 
 def _blank_comments(buf: bytes, arr: np.ndarray, bang: np.ndarray) -> np.ndarray:
@@ -606,7 +587,7 @@ def _check_tags(
     has no tags but ``<event>`` and ``</event>``)."""
     if len(lt) == 2 * len(body):
         return None  # no tag but <event> and </event>, which _tag_end checks
-    gt = np.flatnonzero(arr == ord(">"))
+    gt = _where_byte(arr, ord(">"))
     if len(gt) == len(lt) and np.all(lt < gt) and np.all(gt[:-1] < lt[1:]):
         end, ok = gt, np.ones(len(lt), dtype=bool)  # the common case: < and > alternate
     else:
@@ -704,6 +685,162 @@ def _check_free_text(
         )
 
 
+class _Numbers(NamedTuple):
+    """The numbers of a block's information and particle lines.
+
+    ``info`` [n, 6] NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP; ``floats`` [P, 7] and ``ints``
+    [P, 6] the particle columns (``whole`` [P, 6] the integer columns as parsed, float or
+    integer); ``bad`` the offset of the first token that is not a plain number, or -1 (the
+    rest is then empty); ``checked``: every value within float32 and every integer column
+    (and IDPRUP) a whole number below 2^31 in size. The arrays may be views (the columns of
+    the C scanner's column-major output).
+    """
+
+    info: np.ndarray
+    floats: np.ndarray
+    ints: np.ndarray
+    whole: np.ndarray
+    bad: int
+    checked: bool
+
+
+class _Lines:
+    """The non-blank lines of the event text of a block (``arr[body[k]:text_end[k]]``),
+    as the two scanners find them: per line where its first token starts, how many tokens
+    (runs of bytes above 32) it has, its event and its kind (``_LEAD``: the event's first
+    line; ``_LEAD_COMMENT``: a first line that starts with ``#``; ``_PARTICLE``: a line
+    that starts like a number; ``_COMMENT``: ``#``; ``_FREE``: other text); ``breaks``,
+    the line breaks in the whole block. :meth:`numbers` gives the numbers of the
+    information and particle lines (meaningful once every line has 6 or 13 of them)."""
+
+    def __init__(
+        self, start: np.ndarray, length: np.ndarray, event: np.ndarray, kind: np.ndarray,
+        breaks: int,
+    ) -> None:  # fmt: skip
+        self.start, self.length, self.event, self.kind = start, length, event, kind
+        self.breaks = breaks
+
+    def numbers(self) -> _Numbers:
+        """The numbers of the information and particle lines."""
+        raise NotImplementedError
+
+
+class _ScannedLines(_Lines):
+    """:class:`_Lines` from the C scanner, which has parsed and checked the numbers on
+    the way."""
+
+    def __init__(self, lines: np.ndarray, breaks: int, numbers: _Numbers) -> None:
+        super().__init__(lines[:, 0], lines[:, 1], lines[:, 2], lines[:, 3], breaks)
+        self._numbers = numbers
+
+    def numbers(self) -> _Numbers:
+        return self._numbers
+
+
+class _TokenLines(_Lines):
+    """:class:`_Lines` found by numpy index arithmetic; the numbers parsed by Arrow's
+    cast when asked for."""
+
+    def __init__(self, arr: np.ndarray, body: np.ndarray, text_end: np.ndarray) -> None:
+        solid = _ranges(len(arr), body, text_end)
+        solid &= arr > 32
+        # ``arr`` starts before the first event's text and ends with ``</event>``: the
+        # first and last characters are never solid, so runs start and end inside it.
+        edges = np.flatnonzero(solid[1:] != solid[:-1]) + 1
+        tok = edges[0::2]  # a run of solid characters starts, then ends
+        newline = np.flatnonzero(arr == _NL)
+        first = np.zeros(len(tok) + 1, dtype=bool)
+        first[0] = True
+        first[np.searchsorted(tok, newline)] = True  # the first token after each break
+        first[np.searchsorted(tok, body)] = True  # and of each event
+        line_tok = np.flatnonzero(first[:-1])  # first token of each non-blank line
+        start = tok[line_tok]
+        length = np.diff(np.append(line_tok, len(tok)))
+        event = np.searchsorted(body, start, side="right") - 1
+        lead = np.ones(len(line_tok), dtype=bool)
+        lead[1:] = event[1:] != event[:-1]  # the event-information line
+        head = arr[start]
+        kind = np.where(_NUMBER_START[head], _PARTICLE, _FREE)
+        kind[head == _HASH] = _COMMENT
+        kind[lead] = np.where(head[lead] == _HASH, _LEAD_COMMENT, _LEAD)
+        super().__init__(start, length, event, kind, len(newline))
+        self._arr, self._edges, self._lead, self._n = arr, edges, lead, len(body)
+
+    def numbers(self) -> _Numbers:
+        used = (self.kind == _LEAD) | (self.kind == _PARTICLE)
+        keep = None if used.all() else np.repeat(used, self.length)
+        values = _token_numbers(self._arr, self._edges, keep)
+        if values is None:
+            tok, tok_end = self._edges[0::2], self._edges[1::2]
+            if keep is not None:
+                tok, tok_end = tok[keep], tok_end[keep]
+            bad = int(tok[_first_bad_token(self._arr.tobytes(), tok, tok_end)])
+            return _Numbers(_EMPTY, _EMPTY, _EMPTY, _EMPTY, bad, False)
+        is_lead = np.repeat(self._lead[used], self.length[used])
+        info = values[is_lead].reshape(self._n, 6)
+        rows = values[~is_lead].reshape(-1, 13)
+        with np.errstate(invalid="ignore"):  # NaN, inf, 1e30: refused later, not warned about
+            whole = np.ascontiguousarray(rows[:, :6])
+            ints = whole.astype(np.int64)
+        # the common case in a few passes over contiguous arrays (strided ones cost 3x)
+        checked = (
+            below(rows, FLOAT32_MAX, inclusive=True)
+            and below(info, FLOAT32_MAX, inclusive=True)
+            and np.array_equal(ints, whole)
+            and below(ints, INT_LIMIT)
+            and below(info[:, 1], INT_LIMIT)
+            and np.array_equal(np.trunc(info[:, 1]), info[:, 1])
+        )
+        floats = np.ascontiguousarray(rows[:, 6:13])
+        return _Numbers(info, floats, ints, whole, -1, checked)
+
+
+def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) -> _Lines:
+    """The lines of the event text (``breaks``: the line breaks in ``arr``), by the C
+    scanner when it is built (one pass, the numbers parsed and checked on the way), else
+    by numpy and Arrow (the same results, tested so)."""
+    if _lhe_scan is None or not USE_C_SCANNER:
+        return _TokenLines(arr, body, text_end)
+    body = np.ascontiguousarray(body, dtype=np.int64)
+    text_end = np.ascontiguousarray(text_end, dtype=np.int64)
+    # room for every line (each non-blank one ends at a break or at its event's end);
+    # columns-major outputs, so that the columns of the event array are contiguous
+    room = breaks + len(body) + 1
+    info = np.empty((6, len(body)), dtype=np.float64)
+    floats = np.empty((7, room), dtype=np.float64)
+    ints = np.empty((6, room), dtype=np.int64)
+    lines = np.empty((room, 4), dtype=np.int64)
+    n_lines, rows, bad, overflow, checked = _lhe_scan.scan(
+        arr, body, text_end, info, floats, ints, lines
+    )
+    if overflow:  # a line of more numbers than the checks allow, which they refuse:
+        return _TokenLines(arr, body, text_end)  # numpy finds the same lines
+    numbers = _Numbers(info.T, floats[:, :rows].T, ints[:, :rows].T, ints[:, :rows].T, bad,
+                       bool(checked))  # fmt: skip
+    return _ScannedLines(lines[:n_lines], breaks, numbers)
+
+
+def _where_byte(arr: np.ndarray, byte: int) -> np.ndarray:
+    """The offsets of ``byte`` in ``arr`` (``np.flatnonzero(arr == byte)``; by memchr in
+    the C scanner's module where it is built: one pass, no mask)."""
+    if _lhe_scan is None or not USE_C_SCANNER:
+        return np.flatnonzero(arr == byte)
+    out = np.empty(len(arr) // 64 + 16, dtype=np.int64)  # tags: a few per event
+    found = _lhe_scan.find(arr, byte, out)
+    if found > len(out):
+        out = np.empty(found, dtype=np.int64)
+        _lhe_scan.find(arr, byte, out)
+    return out[:found]
+
+
+def _count_byte(data: bytes | np.ndarray, byte: int) -> int:
+    """How many times ``byte`` occurs in ``data``."""
+    if _lhe_scan is None or not USE_C_SCANNER:
+        return bytes(data).count(bytes([byte])) if isinstance(data, bytes) else int(
+            np.count_nonzero(data == byte))  # fmt: skip
+    return int(_lhe_scan.count(data, byte))
+
+
 def _ranges(size: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """A mask of ``size`` that is True on ``[starts[i], ends[i])`` (sorted, disjoint)."""
     bounds = np.empty(2 * len(starts) + 2, dtype=np.int64)
@@ -720,12 +857,19 @@ class _Tags:
 
     def __init__(self, arr: np.ndarray, lt: np.ndarray) -> None:
         size = len(arr)
-        padded = np.empty(size + 24, dtype=np.uint8)
-        padded[:size] = arr
-        padded[size:] = arr[-1] if size else 0
-        # the 8 bytes from every position of the text as one word (overlapping, unaligned)
-        every = np.ndarray((size + 16,), dtype="<u8", buffer=padded.data, strides=(1,))
-        self.low, self.high = every[lt], every[lt + 8]  # bytes 0-7 and 8-15 from each <
+        self.low = np.empty(len(lt), dtype="<u8")  # bytes 0-7 from each <
+        self.high = np.empty(len(lt), dtype="<u8")  # and 8-15
+        inner = int(np.searchsorted(lt, size - 16, side="right"))  # 16 bytes left from these
+        if inner:  # the 8 bytes from every position as one word (overlapping, unaligned)
+            every = np.ndarray((size - 7,), dtype="<u8", buffer=arr, strides=(1,))
+            self.low[:inner], self.high[:inner] = every[lt[:inner]], every[lt[:inner] + 8]
+        if inner < len(lt):  # the last 16 bytes, padded with the last byte
+            k = min(size, 16)
+            pad = np.full(32, arr[-1], dtype=np.uint8)
+            pad[:k] = arr[size - k :]
+            every = np.ndarray((25,), dtype="<u8", buffer=pad, strides=(1,))
+            at = lt[inner:] - (size - k)
+            self.low[inner:], self.high[inner:] = every[at], every[at + 8]
 
     def masked(self, which: np.ndarray, size: np.ndarray) -> np.ndarray:
         """The first ``size`` bytes (at most 16) from the ``<`` of ``lt[which]``, the rest
