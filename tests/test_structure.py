@@ -86,6 +86,9 @@ def _link_imports(modules: dict[str, _Module]) -> None:
 
 
 MODULES = _load_modules()
+# C extension modules (``latentsym/io/_lhe_scan.c``): they import nothing of latentsym, so
+# an import of one is no edge of the import graph (and not an import of its package)
+EXTENSIONS = {_module_name(p.with_suffix(".py"))[0] for p in (SRC / PACKAGE).rglob("*.c")}
 
 
 def _where(module: _Module, line: int) -> str:
@@ -125,7 +128,7 @@ def _resolve_imports(module: _Module) -> Iterator[tuple[str, int, str | None]]:
                     yield target, node.lineno, None
         elif isinstance(node, ast.ImportFrom):
             base = _base_of(module, node)
-            if base.split(".")[0] != PACKAGE:
+            if base.split(".")[0] != PACKAGE or base in EXTENSIONS:
                 continue
             for alias in node.names:
                 sub = f"{base}.{alias.name}"

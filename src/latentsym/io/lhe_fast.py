@@ -58,10 +58,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-try:
-    from latentsym.io import _lhe_scan  # type: ignore[attr-defined]
+try:  # the C scanner (hatch_build.py builds it at install)
+    from latentsym.io._lhe_scan import count, find, scan
 except ImportError:  # not built (no C compiler at install): numpy and Arrow do the same
-    _lhe_scan = None
+    HAVE_C_SCANNER = False
+else:
+    HAVE_C_SCANNER = True
 
 from latentsym.io._lhe_text import (
     BLOCK_BYTES,
@@ -799,7 +801,7 @@ def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) 
     """The lines of the event text (``breaks``: the line breaks in ``arr``), by the C
     scanner when it is built (one pass, the numbers parsed and checked on the way), else
     by numpy and Arrow (the same results, tested so)."""
-    if _lhe_scan is None or not USE_C_SCANNER:
+    if not (HAVE_C_SCANNER and USE_C_SCANNER):
         return _TokenLines(arr, body, text_end)
     body = np.ascontiguousarray(body, dtype=np.int64)
     text_end = np.ascontiguousarray(text_end, dtype=np.int64)
@@ -810,9 +812,7 @@ def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) 
     floats = np.empty((7, room), dtype=np.float64)
     ints = np.empty((6, room), dtype=np.int64)
     lines = np.empty((room, 4), dtype=np.int64)
-    n_lines, rows, bad, overflow, checked = _lhe_scan.scan(
-        arr, body, text_end, info, floats, ints, lines
-    )
+    n_lines, rows, bad, overflow, checked = scan(arr, body, text_end, info, floats, ints, lines)
     if overflow:  # a line of more numbers than the checks allow, which they refuse:
         return _TokenLines(arr, body, text_end)  # numpy finds the same lines
     numbers = _Numbers(info.T, floats[:, :rows].T, ints[:, :rows].T, ints[:, :rows].T, bad,
@@ -823,22 +823,22 @@ def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) 
 def _where_byte(arr: np.ndarray, byte: int) -> np.ndarray:
     """The offsets of ``byte`` in ``arr`` (``np.flatnonzero(arr == byte)``; by memchr in
     the C scanner's module where it is built: one pass, no mask)."""
-    if _lhe_scan is None or not USE_C_SCANNER:
+    if not (HAVE_C_SCANNER and USE_C_SCANNER):
         return np.flatnonzero(arr == byte)
     out = np.empty(len(arr) // 64 + 16, dtype=np.int64)  # tags: a few per event
-    found = _lhe_scan.find(arr, byte, out)
+    found = find(arr, byte, out)
     if found > len(out):
         out = np.empty(found, dtype=np.int64)
-        _lhe_scan.find(arr, byte, out)
+        find(arr, byte, out)
     return out[:found]
 
 
 def _count_byte(data: bytes | np.ndarray, byte: int) -> int:
     """How many times ``byte`` occurs in ``data``."""
-    if _lhe_scan is None or not USE_C_SCANNER:
+    if not (HAVE_C_SCANNER and USE_C_SCANNER):
         return bytes(data).count(bytes([byte])) if isinstance(data, bytes) else int(
             np.count_nonzero(data == byte))  # fmt: skip
-    return int(_lhe_scan.count(data, byte))
+    return int(count(data, byte))
 
 
 def _ranges(size: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
