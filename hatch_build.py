@@ -44,6 +44,7 @@ class CScannerHook(BuildHookInterface):  # type: ignore[misc]
             target = root / _SOURCE.parent / name
         else:
             target = Path(tempfile.mkdtemp(prefix="latentsym-build-")) / name
+        target.unlink(missing_ok=True)  # never keep a module built from an older source
         command = _command(root / _SOURCE, target)
         try:
             done = subprocess.run(command, capture_output=True, text=True, check=False)
