@@ -20,12 +20,15 @@
  * Numbers are plain ASCII decimals, [+-]?(digits[.digits]|.digits)([eE][+-]?digits)?, and
  * nan, inf, infinity in any case with an optional sign: the grammar of
  * latentsym.io._lhe_text.PLAIN_NUMBER. The value is the correctly rounded double, as
- * Python's float() gives: up to 19 significant digits and a decimal exponent within 27
- * the product or quotient of two exact long doubles (64-bit significand) rounded once to
- * 64 bits, then to 53 bits, which is the correctly rounded double unless the 64-bit result
+ * Python's float() gives. Up to 19 digits (leading zeros included) and a decimal exponent
+ * within 22, with at most 2^53 as the integer of the digits: one product or quotient of
+ * exact doubles (Clinger's fast path); up to 19 digits and an exponent within 27: the
+ * product or quotient of two exact long doubles (64-bit significand) rounded once to 64
+ * bits, then to 53 bits, which is the correctly rounded double unless the 64-bit result
  * lies exactly halfway between two doubles; that case, and every other, goes to strtod in
- * the C locale (correctly rounded in glibc and macOS libc). The GIL is released while it
- * runs, so that blocks parse on several threads.
+ * the C locale (correctly rounded in glibc and macOS libc). Digits are read eight at a
+ * time from one little-endian word where the platform has one. The GIL is released while
+ * it runs, so that blocks parse on several threads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -35,6 +38,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 
 #if defined(__GLIBC__) || defined(__APPLE__)
 #include <locale.h>
@@ -104,11 +108,78 @@ static int slow_number(const unsigned char *s, const unsigned char *e, double *o
     return ok;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define INLINE inline __attribute__((always_inline))
+#else
+#define INLINE inline
+#endif
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1 /* eight digits at a time, from one little-endian word */
+static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                      100000000};
+
+static inline uint64_t load8(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* How many of the 8 bytes of v (first byte lowest) are digits before the first that is
+ * not. A byte is a digit when its high nibble is 3 and adding 6 keeps it 3; a carry out
+ * of a byte of 0xFA or more reaches only the bytes after it, which do not count. */
+static inline int leading_digits(uint64_t v) {
+    const uint64_t high = UINT64_C(0xF0F0F0F0F0F0F0F0);
+    uint64_t y = ((v & high) | (((v + UINT64_C(0x0606060606060606)) & high) >> 4)) ^
+                 UINT64_C(0x3333333333333333);
+    return y ? __builtin_ctzll(y) >> 3 : 8;
+}
+
+/* The value of the 8 ASCII digits of v (first digit most significant). */
+static inline uint64_t eight_digits(uint64_t v) {
+    const uint64_t mask = UINT64_C(0x000000FF000000FF);
+    v -= UINT64_C(0x3030303030303030);
+    v = v * 10 + (v >> 8);
+    return (((v & mask) * UINT64_C(0x000F424000000064)) +
+            (((v >> 16) & mask) * UINT64_C(0x0000271000000001))) >> 32;
+}
+#endif
+
+/* The digits from p on (not past e) appended to *w, 10 *w + d at a time (wrapping: the
+ * caller counts the digits and does not use *w past 19). Bytes up to lim may be read. */
+static INLINE const unsigned char *read_digits(const unsigned char *p, const unsigned char *e,
+                                               const unsigned char *lim, uint64_t *w) {
+    uint64_t x = *w;
+#ifdef SWAR
+    while (lim - p >= 8) {
+        uint64_t v = load8(p);
+        int k = leading_digits(v);
+        if (k > e - p) k = (int)(e - p);
+        if (k == 8) {
+            x = x * 100000000 + eight_digits(v);
+            p += 8;
+            continue;
+        }
+        if (k > 0) { /* the first k bytes, moved to the top, '0's below them */
+            v = (v << (8 * (8 - k))) | (UINT64_C(0x3030303030303030) >> (8 * k));
+            x = x * pow10_u64[k] + eight_digits(v);
+            p += k;
+        }
+        *w = x;
+        return p;
+    }
+#endif
+    while (p < e && is_digit(*p)) x = 10 * x + (uint64_t)(*p++ - '0');
+    *w = x;
+    return p;
+}
+
 /* Read the longest plain number at the start of [s, e): its value in *out and *ok = 1,
  * or *ok = 0 where no number starts there. Returns where the number ends (the caller
- * checks that the token ends there too). */
-static const unsigned char *read_number(const unsigned char *s, const unsigned char *e,
-                                        double *out, int *ok) {
+ * checks that the token ends there too). Bytes up to lim (>= e) may be read, not used. */
+static INLINE const unsigned char *read_number(const unsigned char *s, const unsigned char *e,
+                                               const unsigned char *lim, double *out,
+                                               int *ok) {
     const unsigned char *p = s;
     int negative = 0;
     *ok = 0;
@@ -125,24 +196,19 @@ static const unsigned char *read_number(const unsigned char *s, const unsigned c
         *ok = 1;
         return p + n;
     }
+    /* every digit goes into w, leading zeros too (they add nothing): w is exact while
+     * there are at most 19 digits in all; more go to strtod */
     const unsigned char *digits = p;
-    while (p < e && *p == '0') p++; /* leading zeros */
-    const unsigned char *sig = p;
-    uint64_t w = 0; /* the first 19 significant digits (more: strtod) */
-    while (p < e && is_digit(*p)) w = 10 * w + (uint64_t)(*p++ - '0');
-    long kept = (long)(p - sig), e10 = 0;
-    int any = p > digits;
+    uint64_t w = 0;
+    p = read_digits(p, e, lim, &w);
+    long kept = (long)(p - digits), e10 = 0;
     if (p < e && *p == '.') {
         const unsigned char *fraction = ++p;
-        if (kept == 0) {
-            while (p < e && *p == '0') p++; /* zeros after the point of 0.000...: scale only */
-        }
-        const unsigned char *more = p;
-        while (p < e && is_digit(*p)) w = 10 * w + (uint64_t)(*p++ - '0');
-        kept += (long)(p - more);
+        p = read_digits(p, e, lim, &w);
+        kept += (long)(p - fraction);
         e10 = -(long)(p - fraction);
-        any |= p > fraction;
     }
+    int any = kept > 0;
     if (!any) return p;
     if (p < e && (*p == 'e' || *p == 'E')) {
         const unsigned char *q = p + 1;
@@ -189,7 +255,7 @@ static const unsigned char *read_number(const unsigned char *s, const unsigned c
 /* The value of the token [s, e) in *out; 0 when it is not a plain number. */
 static int parse_number(const unsigned char *s, const unsigned char *e, double *out) {
     int ok;
-    return read_number(s, e, out, &ok) == e && ok;
+    return read_number(s, e, e, out, &ok) == e && ok;
 }
 
 #define FLOAT32_MAX_D 3.4028234663852886e38 /* FLT_MAX as a double */
@@ -205,96 +271,101 @@ typedef struct {
     int overflow, checked;
 } Out;
 
-static int number_start(unsigned char c) {
+static inline int number_start(unsigned char c) {
     return is_digit(c) || c == '+' || c == '-' || c == '.';
 }
 
 /* whole and below 2^31 in size (False for NaN) */
-static int small_whole(double x) { return fabs(x) < INT_LIMIT_D && x == (double)(int64_t)x; }
-
-static void store(Out *o, int kind, Py_ssize_t column, int64_t event, double value) {
-    if (!(fabs(value) <= FLOAT32_MAX_D)) o->checked = 0; /* also NaN */
-    if (kind == 0) {
-        if (column >= 6) {
-            o->overflow = 1;
-            return;
-        }
-        if (column == 1 && !small_whole(value)) o->checked = 0; /* IDPRUP */
-        o->info[column * o->n_events + event] = value;
-        return;
-    }
-    if (column >= 13 || o->n_rows >= o->row_cap) {
-        o->overflow = 1;
-        return;
-    }
-    Py_ssize_t row = o->n_rows;
-    if (column < 6) {
-        if (small_whole(value)) {
-            o->ints[column * o->row_cap + row] = (int64_t)value;
-        } else {
-            o->ints[column * o->row_cap + row] = 0;
-            o->checked = 0;
-        }
-    } else {
-        o->floats[(column - 6) * o->row_cap + row] = value;
-    }
+static inline int small_whole(double x) {
+    return fabs(x) < INT_LIMIT_D && x == (double)(int64_t)x;
 }
 
-static void scan_event(const unsigned char *buf, Py_ssize_t lo, Py_ssize_t hi, int64_t event,
-                       Out *o) {
-    Py_ssize_t i = lo;
-    int first = 1;
-    while (i < hi) {
-        /* one line: from i to the next '\n' (or hi) */
-        Py_ssize_t start = -1, tokens = 0;
-        int kind = 0;
-        while (i < hi && buf[i] != '\n') {
-            if (buf[i] <= 32) {
-                i++;
-                continue;
-            }
-            Py_ssize_t t = i;
-            if (start < 0) {
-                start = t;
-                if (first) {
-                    kind = buf[t] == '#' ? 4 : 0;
-                } else if (buf[t] == '#') {
-                    kind = 2;
-                } else {
-                    kind = number_start(buf[t]) ? 1 : 3;
-                }
-            }
-            if (kind <= 1) {
+/* a byte that separates tokens within a line */
+static inline int blank(unsigned char c) { return c <= 32 && c != '\n'; }
+
+/* The lines of the event text buf[lo:hi]; bytes up to lim may be read (not used). The
+ * counters live in locals (o's arrays may alias nothing of them), stored back at the end. */
+static void scan_event(const unsigned char *restrict buf, const unsigned char *lim,
+                       Py_ssize_t lo, Py_ssize_t hi, int64_t event, Out *restrict o) {
+    const unsigned char *p = buf + lo, *e = buf + hi;
+    int64_t *restrict lines = o->lines;
+    double *restrict info = o->info, *restrict floats = o->floats;
+    int64_t *restrict ints = o->ints;
+    const Py_ssize_t line_cap = o->line_cap, row_cap = o->row_cap, n_events = o->n_events;
+    Py_ssize_t n_lines = o->n_lines, n_rows = o->n_rows, bad = o->bad;
+    int overflow = o->overflow, checked = o->checked, first = 1;
+    while (p < e) {
+        while (p < e && blank(*p)) p++;
+        if (p == e) break;
+        if (*p == '\n') { /* a blank line */
+            p++;
+            continue;
+        }
+        const unsigned char *start = p;
+        int kind = first ? (*p == '#' ? 4 : 0) : *p == '#' ? 2 : number_start(*p) ? 1 : 3;
+        Py_ssize_t tokens = 0;
+        if (kind <= 1) {
+            Py_ssize_t row = n_rows;
+            int room = kind == 0 || row < row_cap;
+            for (;;) {
                 double value = NAN;
                 int ok;
-                i = read_number(buf + t, buf + hi, &value, &ok) - buf;
-                if (i < hi && buf[i] > 32) ok = 0; /* the token goes on: not a number */
+                const unsigned char *q = read_number(p, e, lim, &value, &ok);
+                if (q < e && *q > 32) { /* the token goes on: not a number */
+                    ok = 0;
+                    while (q < e && *q > 32) q++;
+                }
                 if (!ok) {
                     value = NAN;
-                    if (o->bad < 0) o->bad = t;
+                    if (bad < 0) bad = p - buf;
                 }
-                store(o, kind, tokens, event, value);
+                if (!(fabs(value) <= FLOAT32_MAX_D)) checked = 0; /* also NaN */
+                if (kind == 0) {
+                    if (tokens < 6) {
+                        if (tokens == 1 && !small_whole(value)) checked = 0; /* IDPRUP */
+                        info[tokens * n_events + event] = value;
+                    } else {
+                        overflow = 1;
+                    }
+                } else if (tokens >= 13 || !room) {
+                    overflow = 1;
+                } else if (tokens < 6) {
+                    int whole = small_whole(value);
+                    ints[tokens * row_cap + row] = whole ? (int64_t)value : 0;
+                    checked &= whole;
+                } else {
+                    floats[(tokens - 6) * row_cap + row] = value;
+                }
+                tokens++;
+                p = q;
+                while (p < e && blank(*p)) p++;
+                if (p == e || *p == '\n') break;
             }
-            while (i < hi && buf[i] > 32) i++;
-            tokens++;
-        }
-        if (i < hi) i++; /* the '\n' */
-        if (start < 0) continue; /* a blank line */
-        first = 0;
-        if (kind == 1) {
-            if (tokens != 13) o->checked = 0;
-            if (tokens > 13) o->overflow = 1;
-            if (o->n_rows < o->row_cap) o->n_rows++;
-        } else if (kind == 0 && tokens != 6) {
-            o->checked = 0;
-        }
-        if (o->n_lines < o->line_cap) {
-            int64_t *row = o->lines + 4 * o->n_lines++;
-            row[0] = start, row[1] = tokens, row[2] = event, row[3] = kind;
+            if (kind == 1) {
+                if (tokens != 13) checked = 0;
+                if (room) n_rows++;
+            } else if (tokens != 6) {
+                checked = 0;
+            }
         } else {
-            o->overflow = 1;
+            for (;;) { /* count the tokens */
+                while (p < e && *p > 32) p++;
+                tokens++;
+                while (p < e && blank(*p)) p++;
+                if (p == e || *p == '\n') break;
+            }
+        }
+        if (p < e) p++; /* the '\n' */
+        first = 0;
+        if (n_lines < line_cap) {
+            int64_t *row = lines + 4 * n_lines++;
+            row[0] = start - buf, row[1] = tokens, row[2] = event, row[3] = kind;
+        } else {
+            overflow = 1;
         }
     }
+    o->n_lines = n_lines, o->n_rows = n_rows, o->bad = bad;
+    o->overflow = overflow, o->checked = checked;
 }
 
 static int get_buffer(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t itemsize,
@@ -343,7 +414,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             ranges_ok = 0;
             break;
         }
-        scan_event(buf, body[k], text_end[k], k, &o);
+        scan_event(buf, buf + len, body[k], text_end[k], k, &o);
     }
     Py_END_ALLOW_THREADS
     if (!ranges_ok) {
