@@ -171,3 +171,67 @@ def test_mutations_read_the_same_by_both_scanners(tmp_path: Path) -> None:
             assert got == reference, (i, name, kind)
             errors += 1
     assert errors > 100  # the mutations reach the checks
+
+
+_TAGGED = ["pylhe-testfile-madgraph5-3.5.8-pp_to_jj.lhe.gz", "pylhe-testfile-powheg-box-v2-W.lhe"]
+
+
+def _tag_mutation(text: bytes, rng: np.random.Generator) -> bytes:
+    """``text`` damaged inside or beside the tags of its events (the C scanner's
+    ``check_tags`` and ``same_weights`` against numpy's checks of the same)."""
+    start = text.index(b"</init>")
+    tags = [m.span() for m in re.finditer(rb"<[^<>]*>", text[start:])]
+    a, b = tags[int(rng.integers(len(tags)))]
+    a, b = a + start, b + start
+    wgts = [m.span(1) for m in re.finditer(rb"<wgt[^>]*>([^<]*)</wgt>", text[start:])]
+    kind = int(rng.integers(9))
+    if kind == 0:  # a byte of a tag changed
+        at = int(rng.integers(a, b))
+        return text[:at] + bytes([b"x<>/? '#1"[int(rng.integers(9))]]) + text[at + 1 :]
+    if kind == 1:  # a byte of a tag removed
+        at = int(rng.integers(a, b))
+        return text[:at] + text[at + 1 :]
+    if kind == 2:  # text, a comment line, or a control byte after a tag
+        extra = [b"stray", b"\n# a note\n", b"\x01", b" \t\r\n", b"\n  #x\n1 2\n"]
+        return text[:b] + extra[int(rng.integers(len(extra)))] + text[b:]
+    if kind == 3:  # a tag duplicated
+        return text[:b] + text[a:b] + text[b:]
+    if kind == 4:  # a self-closing tag or a processing instruction added
+        return text[:b] + [b"<x/>", b"<?pi?>", b"<y >", b"</y>"][int(rng.integers(4))] + text[b:]
+    if not wgts:
+        return text[:a] + text[b:]  # a tag removed
+    c, d = wgts[int(rng.integers(len(wgts)))]
+    c, d = c + start, d + start
+    if kind == 5:  # a weight's number replaced
+        bad = [b"", b" 1 2 ", b"1e400", b"nan", b"0x1", b"+", b" -3.5e-2 ", b"1,5"]
+        return text[:c] + bad[int(rng.integers(len(bad)))] + text[d:]
+    if kind == 6:  # a weight's id changed in one event
+        at = text.rfind(b"id=", start, c)
+        return text[: at + 4] + b"Z" + text[at + 5 :]
+    if kind == 7:  # a weight's closing tag changed
+        return text[:d] + [b"</wgt >", b"</wgtx>", b"<wgt>"][int(rng.integers(3))] + text[d + 6 :]
+    return text[:a] + text[b:]  # a tag removed
+
+
+@needs_c
+def test_tag_and_weight_mutations_read_the_same_by_both_scanners(tmp_path: Path) -> None:
+    """200 seeded mutations of the tags and <wgt> weights of the files that have them:
+    the same events or the same message by the C checks and by numpy's."""
+    rng = np.random.default_rng(5)
+    texts = {name: _text(name) for name in _TAGGED}
+    outcomes = {"read": 0, "error": 0}
+    for i in range(200):
+        name = _TAGGED[i % len(_TAGGED)]
+        path = _write(tmp_path, "tagged", _tag_mutation(texts[name], rng))
+        size = int(rng.integers(1500, 6000)) if i % 2 else lhe_fast.BLOCK_BYTES
+        with _blocks(size):
+            got = _read(path)
+            with _numpy_scanner():
+                reference = _read(path)
+        if got[0] == "read" and reference[0] == "read":
+            assert _same(got[1], reference[1]), (i, name)  # type: ignore[arg-type]
+        else:
+            assert got == reference, (i, name)
+        outcomes[got[0]] += 1
+    assert outcomes["read"] > 20, outcomes  # both outcomes are reached
+    assert outcomes["error"] > 50, outcomes

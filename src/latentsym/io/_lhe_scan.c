@@ -17,6 +17,10 @@
  * integer column and IDPRUP a whole number below 2^31 in size and every line of its
  * length). The checks of latentsym.io.lhe_fast decide what is wrong where this is false.
  *
+ * check_tags(buf, lt, body, closes, end) and same_weights(buf, pos, value_start, value_end,
+ * width, out) do the tag checks and read the <wgt> weights of lhe_fast where these pass
+ * (see each), and count and find count and find one byte, for the same module.
+ *
  * Numbers are plain ASCII decimals, [+-]?(digits[.digits]|.digits)([eE][+-]?digits)?, and
  * nan, inf, infinity in any case with an optional sign: the grammar of
  * latentsym.io._lhe_text.PLAIN_NUMBER. The value is the correctly rounded double, as
@@ -38,6 +42,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 
 #if defined(__GLIBC__) || defined(__APPLE__)
@@ -427,6 +435,153 @@ done:
     return result;
 }
 
+/* Whether [lo, hi) is text a closing tag may have after it inside an event: nothing
+ * above 32, or lines that are blank or start with '#' once Python's bytes.strip()
+ * whitespace is taken off their start (the rule of latentsym.io.lhe_fast._check_tags). */
+static int text_after_tag_ok(const unsigned char *buf, Py_ssize_t lo, Py_ssize_t hi) {
+    Py_ssize_t i = lo;
+    while (i < hi && buf[i] <= 32) i++;
+    if (i == hi) return 1; /* the common case */
+    for (i = lo; i < hi;) {
+        while (i < hi && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
+                          buf[i] == '\x0b' || buf[i] == '\x0c'))
+            i++;
+        if (i < hi && buf[i] != '\n' && buf[i] != '#') return 0;
+        while (i < hi && buf[i] != '\n') i++; /* the rest of the line */
+        i++;
+    }
+    return 1;
+}
+
+/* check_tags(buf, lt, body, closes, end) -> bool: the checks of lhe_fast._check_tags where
+ * they pass. lt: the offsets of every '<' of buf; body: where the text of each event
+ * starts; closes: the offset of each event's </event>. Writes the offset of the '>'
+ * that closes each tag to end. False where a check fails, and then the numpy route
+ * finds which and says so. */
+static PyObject *check_tags(PyObject *self, PyObject *args) {
+    enum { N = 5 };
+    PyObject *objs[N];
+    Py_buffer views[N];
+    static const char *what[N] = {"buf", "lt", "body", "closes", "end"};
+    static const int writable[N] = {0, 0, 0, 0, 1};
+    static const Py_ssize_t size[N] = {1, 8, 8, 8, 8};
+    int got = 0, ok = 1;
+    PyObject *result = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOO:check_tags", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4]))
+        return NULL;
+    for (; got < N; got++) {
+        if (get_buffer(objs[got], &views[got], writable[got], size[got], what[got]) < 0)
+            goto done;
+    }
+    const unsigned char *buf = views[0].buf;
+    Py_ssize_t len = views[0].len, nl = views[1].len / 8, n = views[2].len / 8;
+    const int64_t *lt = views[1].buf, *body = views[2].buf, *closes = views[3].buf;
+    int64_t *end = views[4].buf;
+    if (views[3].len / 8 != n || views[4].len / 8 != nl || len == 0) {
+        PyErr_SetString(PyExc_ValueError, "check_tags: the arrays do not match");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t ev = -1, balance = 0;
+    for (Py_ssize_t k = 0; k < nl && ok; k++) {
+        Py_ssize_t a = lt[k], limit = k + 1 < nl ? lt[k + 1] : len;
+        if (a < 0 || a >= len || limit > len || limit < a) {
+            ok = 0;
+            break;
+        }
+        const unsigned char *g = memchr(buf + a, '>', (size_t)(limit - a));
+        if (g == NULL) {
+            ok = 0;
+            break;
+        }
+        end[k] = g - buf;
+        while (ev + 1 < n && body[ev + 1] <= a) { /* the event this tag lies in */
+            if (ev >= 0 && balance != 0) ok = 0;
+            ev++;
+            balance = 0;
+        }
+        if (ev < 0 || a >= closes[ev]) continue; /* not inside an event's text */
+        unsigned char second = buf[a + 1 < len ? a + 1 : len - 1];
+        int close = second == '/', empty = buf[end[k] - 1] == '/' || second == '?';
+        balance += close ? -1 : empty ? 0 : 1;
+        if ((close || empty) &&
+            (k + 1 >= nl || !text_after_tag_ok(buf, end[k] + 1, lt[k + 1])))
+            ok = 0;
+    }
+    if (ev >= 0 && balance != 0) ok = 0;
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(ok);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
+/* Whether the n bytes at a and b are the same (tags are short: no call to memcmp). */
+static INLINE int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t n) {
+    unsigned char differ = 0;
+    for (Py_ssize_t i = 0; i < n; i++) differ |= a[i] ^ b[i];
+    return differ == 0;
+}
+
+/* same_weights(buf, pos, value_start, value_end, width, out) -> bool: the <wgt> elements
+ * of lhe_fast._same_weights, width to an event: element j opens at pos[j] with the tag
+ * buf[pos[j]:value_start[j]], byte for byte the tag of element j % width (the first
+ * event's), holds one number up to value_end[j], where exactly "</wgt>" follows. Writes
+ * the numbers to out; False where any of this does not hold (the numpy route then
+ * reads the weights, or says what is wrong). */
+static PyObject *same_weights(PyObject *self, PyObject *args) {
+    enum { N = 5 };
+    PyObject *objs[N];
+    Py_buffer views[N];
+    static const char *what[N] = {"buf", "pos", "value_start", "value_end", "out"};
+    static const int writable[N] = {0, 0, 0, 0, 1};
+    static const Py_ssize_t size[N] = {1, 8, 8, 8, 8};
+    Py_ssize_t width;
+    int got = 0, ok = 1;
+    PyObject *result = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnO:same_weights", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &width, &objs[4]))
+        return NULL;
+    for (; got < N; got++) {
+        int i = got < 4 ? got : 4;
+        if (get_buffer(objs[got], &views[got], writable[i], size[i], what[i]) < 0) goto done;
+    }
+    const unsigned char *buf = views[0].buf;
+    Py_ssize_t len = views[0].len, m = views[1].len / 8;
+    const int64_t *pos = views[1].buf, *vs = views[2].buf, *ve = views[3].buf;
+    double *out = views[4].buf;
+    if (views[2].len / 8 != m || views[3].len / 8 != m || views[4].len / 8 != m ||
+        width <= 0 || m % width) {
+        PyErr_SetString(PyExc_ValueError, "same_weights: the arrays do not match");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < m && ok; j++) {
+        Py_ssize_t f = j % width, tag = vs[j] - pos[j];
+        if (pos[j] < 0 || tag <= 0 || ve[j] < vs[j] || ve[j] + 6 > len ||
+            tag != vs[f] - pos[f] || !same_bytes(buf + pos[j], buf + pos[f], tag) ||
+            !same_bytes(buf + ve[j], (const unsigned char *)"</wgt>", 6)) {
+            ok = 0;
+            break;
+        }
+        const unsigned char *p = buf + vs[j], *e = buf + ve[j];
+        while (p < e && *p <= 32) p++;
+        const unsigned char *s = p;
+        while (p < e && *p > 32) p++;
+        const unsigned char *t = p;
+        while (p < e && *p <= 32) p++;
+        ok = s < t && p == e && parse_number(s, t, &out[j]);
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(ok);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
 static PyObject *count(PyObject *self, PyObject *args) {
     Py_buffer view;
     int byte;
@@ -462,6 +617,27 @@ static PyObject *find(PyObject *self, PyObject *args) {
     int64_t *dest = out.buf;
     Py_ssize_t room = out.len / 8;
     Py_BEGIN_ALLOW_THREADS
+#if defined(__SSE2__)
+    /* 64 bytes at a time: one test where the byte is absent, a mask walked bit by bit
+     * where it is there (memchr's call per hit costs more where hits are dense) */
+    const __m128i c = _mm_set1_epi8((char)byte);
+    for (; end - p >= 64; p += 64) {
+        __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), c);
+        __m128i e1 = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), c);
+        __m128i e2 = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), c);
+        __m128i e3 = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), c);
+        if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(e0, e1), _mm_or_si128(e2, e3))))
+            continue;
+        uint64_t bits = (uint64_t)(uint16_t)_mm_movemask_epi8(e0) |
+                        (uint64_t)(uint16_t)_mm_movemask_epi8(e1) << 16 |
+                        (uint64_t)(uint16_t)_mm_movemask_epi8(e2) << 32 |
+                        (uint64_t)(uint16_t)_mm_movemask_epi8(e3) << 48;
+        for (; bits; bits &= bits - 1) {
+            if (n < room) dest[n] = (p - start) + __builtin_ctzll(bits);
+            n++;
+        }
+    }
+#endif
     while (p < end && (p = memchr(p, byte, (size_t)(end - p))) != NULL) {
         if (n < room) dest[n] = p - start;
         n++;
@@ -489,6 +665,12 @@ static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(buf, body, text_end, info, rows, lines) -> (lines, info, rows, bad, overflow): "
      "the lines and numbers of the event text (see the module source)."},
+    {"check_tags", check_tags, METH_VARARGS,
+     "check_tags(buf, lt, body, closes, end) -> bool: the tag checks of the event text where "
+     "they pass, the '>' of each tag written to end (see the module source)."},
+    {"same_weights", same_weights, METH_VARARGS,
+     "same_weights(buf, pos, value_start, value_end, width, out) -> bool: the <wgt> "
+     "numbers where every event has the first event's tags (see the module source)."},
     {"count", count, METH_VARARGS,
      "count(buf, byte) -> int: how many times byte occurs in buf."},
     {"find", find, METH_VARARGS,

@@ -59,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 try:  # the C scanner (hatch_build.py builds it at install)
-    from latentsym.io._lhe_scan import count, find, scan
+    from latentsym.io._lhe_scan import check_tags, count, find, same_weights, scan
 except ImportError:  # not built (no C compiler at install): numpy and Arrow do the same
     HAVE_C_SCANNER = False
 else:
@@ -106,6 +106,13 @@ _EMPTY = np.empty(0, dtype=np.float64)
 _LEAD, _PARTICLE, _COMMENT, _FREE, _LEAD_COMMENT = 0, 1, 2, 3, 4
 USE_C_SCANNER = True
 """Whether the C scanner parses the event text where it is built (tests compare the two)."""
+
+
+def _c_scanner() -> bool:
+    """Whether the C scanner does the work (built, and not switched off by the tests)."""
+    return HAVE_C_SCANNER and USE_C_SCANNER
+
+
 _MAX_WORKERS = 4
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -589,6 +596,10 @@ def _check_tags(
     has no tags but ``<event>`` and ``</event>``)."""
     if len(lt) == 2 * len(body):
         return None  # no tag but <event> and </event>, which _tag_end checks
+    if _c_scanner():  # the same checks in one pass; where one fails, numpy says which
+        end = np.empty(len(lt), dtype=np.int64)
+        if check_tags(arr, lt, _int64(body), _int64(closes), end):
+            return end
     gt = _where_byte(arr, ord(">"))
     if len(gt) == len(lt) and np.all(lt < gt) and np.all(gt[:-1] < lt[1:]):
         end, ok = gt, np.ones(len(lt), dtype=bool)  # the common case: < and > alternate
@@ -801,10 +812,9 @@ def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) 
     """The lines of the event text (``breaks``: the line breaks in ``arr``), by the C
     scanner when it is built (one pass, the numbers parsed and checked on the way), else
     by numpy and Arrow (the same results, tested so)."""
-    if not (HAVE_C_SCANNER and USE_C_SCANNER):
+    if not _c_scanner():
         return _TokenLines(arr, body, text_end)
-    body = np.ascontiguousarray(body, dtype=np.int64)
-    text_end = np.ascontiguousarray(text_end, dtype=np.int64)
+    body, text_end = _int64(body), _int64(text_end)
     # room for every line (each non-blank one ends at a break or at its event's end);
     # columns-major outputs, so that the columns of the event array are contiguous
     room = breaks + len(body) + 1
@@ -823,9 +833,10 @@ def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) 
 def _where_byte(arr: np.ndarray, byte: int) -> np.ndarray:
     """The offsets of ``byte`` in ``arr`` (``np.flatnonzero(arr == byte)``; by memchr in
     the C scanner's module where it is built: one pass, no mask)."""
-    if not (HAVE_C_SCANNER and USE_C_SCANNER):
+    if not _c_scanner():
         return np.flatnonzero(arr == byte)
-    out = np.empty(len(arr) // 64 + 16, dtype=np.int64)  # tags: a few per event
+    out = np.empty(len(arr) // 8 + 16, dtype=np.int64)  # room for dense tags (untouched
+    # pages of it cost nothing): a second pass only past one in 8 bytes
     found = find(arr, byte, out)
     if found > len(out):
         out = np.empty(found, dtype=np.int64)
@@ -835,10 +846,15 @@ def _where_byte(arr: np.ndarray, byte: int) -> np.ndarray:
 
 def _count_byte(data: bytes | np.ndarray, byte: int) -> int:
     """How many times ``byte`` occurs in ``data``."""
-    if not (HAVE_C_SCANNER and USE_C_SCANNER):
+    if not _c_scanner():
         return bytes(data).count(bytes([byte])) if isinstance(data, bytes) else int(
             np.count_nonzero(data == byte))  # fmt: skip
     return int(count(data, byte))
+
+
+def _int64(a: np.ndarray) -> np.ndarray:
+    """``a`` as a contiguous int64 array (itself where it is one), as the C scanner takes."""
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def _ranges(size: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -856,20 +872,33 @@ class _Tags:
     two little-endian words each: tag names of up to 8 bytes match in one comparison."""
 
     def __init__(self, arr: np.ndarray, lt: np.ndarray) -> None:
+        self.lt = lt
+        self.low = self._word(arr, lt, 0)  # bytes 0-7 from each <
+        self._arr, self._high = arr, None
+
+    @property
+    def high(self) -> np.ndarray:
+        """Bytes 8-15 from each ``<`` (gathered when first asked for)."""
+        if self._high is None:
+            self._high = self._word(self._arr, self.lt, 8)
+        return self._high
+
+    @staticmethod
+    def _word(arr: np.ndarray, lt: np.ndarray, skip: int) -> np.ndarray:
+        """The 8 bytes from ``skip`` bytes after each ``<`` as one little-endian word."""
         size = len(arr)
-        self.low = np.empty(len(lt), dtype="<u8")  # bytes 0-7 from each <
-        self.high = np.empty(len(lt), dtype="<u8")  # and 8-15
+        out = np.empty(len(lt), dtype="<u8")
         inner = int(np.searchsorted(lt, size - 16, side="right"))  # 16 bytes left from these
         if inner:  # the 8 bytes from every position as one word (overlapping, unaligned)
             every = np.ndarray((size - 7,), dtype="<u8", buffer=arr, strides=(1,))
-            self.low[:inner], self.high[:inner] = every[lt[:inner]], every[lt[:inner] + 8]
+            out[:inner] = every[lt[:inner] + skip]
         if inner < len(lt):  # the last 16 bytes, padded with the last byte
             k = min(size, 16)
             pad = np.full(32, arr[-1], dtype=np.uint8)
             pad[:k] = arr[size - k :]
             every = np.ndarray((25,), dtype="<u8", buffer=pad, strides=(1,))
-            at = lt[inner:] - (size - k)
-            self.low[inner:], self.high[inner:] = every[at], every[at + 8]
+            out[inner:] = every[lt[inner:] - (size - k) + skip]
+        return out
 
     def masked(self, which: np.ndarray, size: np.ndarray) -> np.ndarray:
         """The first ``size`` bytes (at most 16) from the ``<`` of ``lt[which]``, the rest
@@ -1056,21 +1085,15 @@ def _same_weights(
     event = np.searchsorted(body, pos, side="right") - 1
     if not np.array_equal(event, np.repeat(np.arange(n), width)):
         return None
-    if not tags.prefix(b"</wgt>")[after].all():  # closed by exactly </wgt>
-        return None
     value_start, value_end = tag_close[which] + 1, lt[after]
-    size = (value_start - pos).reshape(n, width)
-    longest = int(size[0].max())
-    if longest > 64 or not (size == size[0]).all():
-        return None
-    if longest <= 16:  # the tags as words, compared event by event
-        text = tags.masked(which, value_start - pos).reshape(n, width, 2)
+    if _c_scanner():
+        values = np.empty(m, dtype=np.float64)
+        if not same_weights(arr, pos, value_start, value_end, width, values):
+            return None
     else:
-        text = arr[np.minimum(pos[:, None] + np.arange(longest), len(arr) - 1)]
-        text[np.arange(longest) >= (value_start - pos)[:, None]] = 0
-        text = text.reshape(n, width, longest)
-    if not (text == text[0]).all():
-        return None
+        values = _same_weight_values(arr, tags, which, value_start, value_end, n, width)
+        if values is None:
+            return None
     first = list(_WGT.finditer(data, int(pos[0]), int(value_end[width - 1]) + 6))
     spans = zip(pos[:width].tolist(), value_start[:width].tolist(), value_end[:width].tolist(),
                 strict=True)  # fmt: skip
@@ -1090,18 +1113,47 @@ def _same_weights(
     column = {k: j for j, k in enumerate(names)}
     if len(names) != width or set(ids) != set(names):
         return None
+    out = np.empty((n, width))
+    out[:, [column[k] for k in ids]] = values.reshape(n, width)
+    return out, names
+
+
+def _same_weight_values(
+    arr: np.ndarray,
+    tags: _Tags,
+    which: np.ndarray,
+    value_start: np.ndarray,
+    value_end: np.ndarray,
+    n: int,
+    width: int,
+) -> np.ndarray | None:
+    """The numbers of the ``<wgt>`` tags ``which`` of :func:`_same_weights` by numpy and
+    Arrow (what the C scanner's ``same_weights`` does): each event's tags byte for byte
+    the first event's, each closed by exactly ``</wgt>`` and holding one number. None
+    where that is not so."""
+    if not tags.prefix(b"</wgt>")[which + 1].all():  # closed by exactly </wgt>
+        return None
+    pos = tags.lt[which]
+    size = (value_start - pos).reshape(n, width)
+    longest = int(size[0].max())
+    if longest > 64 or not (size == size[0]).all():
+        return None
+    if longest <= 16:  # the tags as words, compared event by event
+        text = tags.masked(which, value_start - pos).reshape(n, width, 2)
+    else:
+        text = arr[np.minimum(pos[:, None] + np.arange(longest), len(arr) - 1)]
+        text[np.arange(longest) >= (value_start - pos)[:, None]] = 0
+        text = text.reshape(n, width, longest)
+    if not (text == text[0]).all():
+        return None
     solid = _ranges(len(arr), value_start, value_end)
     solid &= arr > 32
     edges = np.flatnonzero(solid[1:] != solid[:-1]) + 1
     # tokens lie in the ranges only: m of them, the k-th in range k, is one in each
-    if len(edges) != 2 * m or not np.all((edges[0::2] >= value_start) & (edges[0::2] < value_end)):
+    starts = edges[0::2]
+    if len(edges) != 2 * len(which) or not np.all((starts >= value_start) & (starts < value_end)):
         return None  # not one number in each
-    values = _token_numbers(arr, edges, None)
-    if values is None:
-        return None
-    out = np.empty((n, width))
-    out[:, [column[k] for k in ids]] = values.reshape(n, width)
-    return out, names
+    return _token_numbers(arr, edges, None)
 
 
 def _check_numbers(
