@@ -874,7 +874,8 @@ class _Tags:
     def __init__(self, arr: np.ndarray, lt: np.ndarray) -> None:
         self.lt = lt
         self.low = self._word(arr, lt, 0)  # bytes 0-7 from each <
-        self._arr, self._high = arr, None
+        self._arr = arr
+        self._high: np.ndarray | None = None
 
     @property
     def high(self) -> np.ndarray:
@@ -1086,14 +1087,15 @@ def _same_weights(
     if not np.array_equal(event, np.repeat(np.arange(n), width)):
         return None
     value_start, value_end = tag_close[which] + 1, lt[after]
+    values: np.ndarray | None
     if _c_scanner():
         values = np.empty(m, dtype=np.float64)
         if not same_weights(arr, pos, value_start, value_end, width, values):
             return None
     else:
         values = _same_weight_values(arr, tags, which, value_start, value_end, n, width)
-        if values is None:
-            return None
+    if values is None:
+        return None
     first = list(_WGT.finditer(data, int(pos[0]), int(value_end[width - 1]) + 6))
     spans = zip(pos[:width].tolist(), value_start[:width].tolist(), value_end[:width].tolist(),
                 strict=True)  # fmt: skip
