@@ -235,3 +235,33 @@ def test_tag_and_weight_mutations_read_the_same_by_both_scanners(tmp_path: Path)
         outcomes[got[0]] += 1
     assert outcomes["read"] > 20, outcomes  # both outcomes are reached
     assert outcomes["error"] > 50, outcomes
+
+
+_INTEGER_TOKENS = [b"+13", b"-0", b"+0", b"0000013", b"1234567", b"-1234567", b"12345678",
+                   b"2147483647", b"2147483648", b"13.", b"13.0", b"1.3e1", b"13e0", b"-13",
+                   b"+-13", b"13x", b"1_3", b"-", b"+", b"0x1", b"\xd9\xa3"]  # fmt: skip
+
+
+@needs_c
+@pytest.mark.parametrize("token", _INTEGER_TOKENS, ids=lambda t: t.decode("utf-8", "replace"))
+def test_integer_columns_read_the_same_by_both_scanners(tmp_path: Path, token: bytes) -> None:
+    """The C scanner's short cut for small integers (up to 7 digits, nothing after them)
+    against the general parse and numpy's, in every integer column of a particle line."""
+    text = _text("ee_mumu_91GeV.lhe.gz")
+    line = re.search(rb"\n(\s+-?\d+)(\s+-?\d+)(\s+-?\d+)(\s+-?\d+)(\s+-?\d+)(\s+-?\d+)\s+\S+\.",
+                     text[text.index(b"<event>"):])  # fmt: skip
+    assert line is not None
+    base = text.index(b"<event>")
+    for column in range(1, 7):
+        a, b = line.span(column)
+        value = line.group(column)
+        cut = base + a + len(value) - len(value.lstrip())
+        damaged = text[:cut] + token + text[base + b :]
+        path = _write(tmp_path, f"column{column}", damaged)
+        got = _read(path)
+        with _numpy_scanner():
+            reference = _read(path)
+        if got[0] == "read" and reference[0] == "read":
+            assert _same(got[1], reference[1]), column  # type: ignore[arg-type]
+        else:
+            assert got == reference, column

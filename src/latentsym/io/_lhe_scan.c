@@ -266,6 +266,30 @@ static int parse_number(const unsigned char *s, const unsigned char *e, double *
     return read_number(s, e, e, out, &ok) == e && ok;
 }
 
+/* A small integer token at p, [+-]?digits with 1 to 7 digits and nothing after them up
+ * to a byte <= 32 (or e): its value in *v, and where it ends; NULL for any other token,
+ * which read_number then takes. (Such a value is whole and far inside float32, as the
+ * integer columns must be.) */
+static INLINE const unsigned char *small_int(const unsigned char *p, const unsigned char *e,
+                                             const unsigned char *lim, int64_t *v) {
+#ifdef SWAR
+    int negative = *p == '-';
+    const unsigned char *q = p + (negative | (*p == '+'));
+    if (lim - q < 8) return NULL;
+    uint64_t word = load8(q);
+    int k = leading_digits(word);
+    if (k > e - q) k = (int)(e - q);
+    if (k == 0 || k == 8 || (q + k < e && q[k] > 32)) return NULL;
+    int64_t x = (int64_t)eight_digits((word << (8 * (8 - k))) |
+                                      (UINT64_C(0x3030303030303030) >> (8 * k)));
+    *v = negative ? -x : x;
+    return q + k;
+#else
+    (void)p, (void)e, (void)lim, (void)v;
+    return NULL;
+#endif
+}
+
 #define FLOAT32_MAX_D 3.4028234663852886e38 /* FLT_MAX as a double */
 #define INT_LIMIT_D 2147483648.0             /* 2^31 */
 
@@ -316,9 +340,20 @@ static void scan_event(const unsigned char *restrict buf, const unsigned char *l
             Py_ssize_t row = n_rows;
             int room = kind == 0 || row < row_cap;
             for (;;) {
+                int64_t whole_value;
+                const unsigned char *q;
+                if (kind == 1 && tokens < 6 && room &&
+                    (q = small_int(p, e, lim, &whole_value)) != NULL) {
+                    ints[tokens * row_cap + row] = whole_value; /* the common case */
+                    tokens++;
+                    p = q;
+                    while (p < e && blank(*p)) p++;
+                    if (p == e || *p == '\n') break;
+                    continue;
+                }
                 double value = NAN;
                 int ok;
-                const unsigned char *q = read_number(p, e, lim, &value, &ok);
+                q = read_number(p, e, lim, &value, &ok);
                 if (q < e && *q > 32) { /* the token goes on: not a number */
                     ok = 0;
                     while (q < e && *q > 32) q++;
