@@ -16,6 +16,10 @@ and the median of the rounds, and the load average of the machine during the rou
   ``latentsym.io._gunzip.decompress``, ISA-L), with the ratios read_events / zlib time and
   read_events / pylhe speed; for files under 1,000 events the fixed cost too (the time of
   ``read_events`` with ``max_events=1``: opening, detecting, the head, one event);
+- per gzip LHE file of at least 1,000 events, what the second core gives: the time of
+  zlib once, and twice at once on two threads (1.0x the time of once where two cores do
+  two jobs in the time of one), and of ``read_events`` parsing on one thread against its
+  thread pool;
 - events/s of ``read_events`` on the bundled ROOT files (uproot);
 - peak resident memory of ``iterate_events(step_size=100_000)`` over LHE files of 10^5
   and 10^6 events (made by repeating the events of a bundled sample), each in a fresh
@@ -26,6 +30,7 @@ and the median of the rounds, and the load average of the machine during the rou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -33,14 +38,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import pylhe
 
-from latentsym.io import _gunzip, read_events
+from latentsym.io import _gunzip, lhe_fast, read_events
 
 __all__ = ["main"]
 
@@ -162,6 +168,52 @@ def _lhe_speed(paths: list[Path], repeat: int) -> None:
                   f"| {best['pylhe'] / best['read_events']:.1f}x |")  # fmt: skip
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """``read_events`` parsing on the calling thread only (the pool switched off)."""
+    saved = lhe_fast._workers
+    lhe_fast._workers = lambda: 1
+    try:
+        yield
+    finally:
+        lhe_fast._workers = saved
+
+
+def _twice_at_once(run: Callable[[], object]) -> float:
+    """Seconds for ``run`` on two threads at once (each runs it once)."""
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def _threads(paths: list[Path], repeat: int) -> None:
+    """What the second core gives: ``read_events`` on one thread against its thread
+    pool, and zlib (which releases the GIL) once against twice at once on two threads."""
+    big = [p for p in paths if p.suffix == ".gz" and len(read_events(p).events) >= _SMALL]
+    print(f"\n## LHE: one thread against two (best of {repeat}, milliseconds)")
+    print("| file | zlib | zlib twice on 2 threads | read_events, 1 thread | read_events "
+          "(pool) | 1 thread / zlib | pool / zlib |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for path in big:
+        raw = path.read_bytes()
+        zlib = partial(gzip.decompress, raw)
+        times: dict[str, list[float]] = {"zlib": [], "two": [], "one": [], "pool": []}
+        for _ in range(repeat):
+            times["zlib"].append(_best(zlib, 1))
+            times["two"].append(_twice_at_once(zlib))
+            with _one_thread():
+                times["one"].append(_best(partial(read_events, path), 1))
+            times["pool"].append(_best(partial(read_events, path), 1))
+        best = {k: min(v) * 1e3 for k, v in times.items()}
+        print(f"| {path.name} | {best['zlib']:.1f} | {best['two']:.1f} | {best['one']:.1f} | "
+              f"{best['pool']:.1f} | {best['one'] / best['zlib']:.2f} | "
+              f"{best['pool'] / best['zlib']:.2f} |")  # fmt: skip
+
+
 def _root_speed(repeat: int) -> None:
     print("\n## ROOT (uproot): events/s")
     print("| file | events | read_events |")
@@ -233,6 +285,7 @@ def main() -> None:
         if args.quick:
             paths, args.big, args.repeat = paths[-2:], [100_000], 1
         _lhe_speed(paths, args.repeat)
+        _threads(paths, args.repeat)
     if args.lhe_only:
         return
     _root_speed(args.repeat)
