@@ -831,8 +831,8 @@ def _scan(arr: np.ndarray, body: np.ndarray, text_end: np.ndarray, breaks: int) 
 
 
 def _where_byte(arr: np.ndarray, byte: int) -> np.ndarray:
-    """The offsets of ``byte`` in ``arr`` (``np.flatnonzero(arr == byte)``; by memchr in
-    the C scanner's module where it is built: one pass, no mask)."""
+    """The offsets of ``byte`` in ``arr`` (``np.flatnonzero(arr == byte)``; by the C
+    scanner's module where it is built: one pass, 64 bytes at a time, no mask)."""
     if not _c_scanner():
         return np.flatnonzero(arr == byte)
     out = np.empty(len(arr) // 8 + 16, dtype=np.int64)  # room for dense tags (untouched
