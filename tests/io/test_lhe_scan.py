@@ -138,6 +138,21 @@ def _read(path: Path) -> tuple[str, object]:
         return "error", str(exc)
 
 
+def _same_by_both(path: Path, size: int | None = None, where: object = None) -> str:
+    """Read ``path`` by the C scanner and by numpy (in blocks of ``size`` bytes of text):
+    the same events or the same message (``where`` names the case when they differ).
+    Returns ``"read"`` or ``"error"``."""
+    with _blocks(lhe_fast.BLOCK_BYTES if size is None else size):
+        got = _read(path)
+        with _numpy_scanner():
+            reference = _read(path)
+    if got[0] == "read" and reference[0] == "read":
+        assert _same(got[1], reference[1]), where  # type: ignore[arg-type]
+    else:
+        assert got == reference, where
+    return got[0]
+
+
 @needs_c
 @pytest.mark.parametrize("name", FAST_SOURCES)
 def test_whole_files_read_the_same_by_both_scanners(name: str) -> None:
@@ -160,16 +175,8 @@ def test_mutations_read_the_same_by_both_scanners(tmp_path: Path) -> None:
         kind = KINDS[int(rng.integers(len(KINDS)))]
         damaged, _ = _mutate(texts[name], kind, rng)
         path = _write(tmp_path, "mutated", damaged)
-        size = int(rng.integers(1500, 6000)) if i % 2 else lhe_fast.BLOCK_BYTES
-        with _blocks(size):
-            got = _read(path)
-            with _numpy_scanner():
-                reference = _read(path)
-        if got[0] == "read" and reference[0] == "read":
-            assert _same(got[1], reference[1]), (i, name, kind)  # type: ignore[arg-type]
-        else:
-            assert got == reference, (i, name, kind)
-            errors += 1
+        size = int(rng.integers(1500, 6000)) if i % 2 else None
+        errors += _same_by_both(path, size, (i, name, kind)) == "error"
     assert errors > 100  # the mutations reach the checks
 
 
@@ -223,16 +230,8 @@ def test_tag_and_weight_mutations_read_the_same_by_both_scanners(tmp_path: Path)
     for i in range(200):
         name = _TAGGED[i % len(_TAGGED)]
         path = _write(tmp_path, "tagged", _tag_mutation(texts[name], rng))
-        size = int(rng.integers(1500, 6000)) if i % 2 else lhe_fast.BLOCK_BYTES
-        with _blocks(size):
-            got = _read(path)
-            with _numpy_scanner():
-                reference = _read(path)
-        if got[0] == "read" and reference[0] == "read":
-            assert _same(got[1], reference[1]), (i, name)  # type: ignore[arg-type]
-        else:
-            assert got == reference, (i, name)
-        outcomes[got[0]] += 1
+        size = int(rng.integers(1500, 6000)) if i % 2 else None
+        outcomes[_same_by_both(path, size, (i, name))] += 1
     assert outcomes["read"] > 20, outcomes  # both outcomes are reached
     assert outcomes["error"] > 50, outcomes
 
@@ -257,11 +256,4 @@ def test_integer_columns_read_the_same_by_both_scanners(tmp_path: Path, token: b
         value = line.group(column)
         cut = base + a + len(value) - len(value.lstrip())
         damaged = text[:cut] + token + text[base + b :]
-        path = _write(tmp_path, f"column{column}", damaged)
-        got = _read(path)
-        with _numpy_scanner():
-            reference = _read(path)
-        if got[0] == "read" and reference[0] == "read":
-            assert _same(got[1], reference[1]), column  # type: ignore[arg-type]
-        else:
-            assert got == reference, column
+        _same_by_both(_write(tmp_path, f"column{column}", damaged), where=column)
