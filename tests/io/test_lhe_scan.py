@@ -199,7 +199,8 @@ def _tag_mutation(text: bytes, rng: np.random.Generator) -> bytes:
         at = int(rng.integers(a, b))
         return text[:at] + text[at + 1 :]
     if kind == 2:  # text, a comment line, or a control byte after a tag
-        extra = [b"stray", b"\n# a note\n", b"\x01", b" \t\r\n", b"\n  #x\n1 2\n"]
+        extra = [b"stray", b"\n# a note\n", b"\x01", b" \t\r\n", b"\n  #x\n1 2\n", b"\x01" * 9,
+                 b"\n\x0b\x0c #\n"]  # fmt: skip
         return text[:b] + extra[int(rng.integers(len(extra)))] + text[b:]
     if kind == 3:  # a tag duplicated
         return text[:b] + text[a:b] + text[b:]

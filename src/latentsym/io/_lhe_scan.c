@@ -410,14 +410,12 @@ done:
     return result;
 }
 
-/* Whether [lo, hi) is text a closing tag may have after it inside an event: nothing
- * above 32, or lines that are blank or start with '#' once Python's bytes.strip()
- * whitespace is taken off their start (the rule of latentsym.io.lhe_fast._check_tags). */
+/* Whether [lo, hi) is text a closing tag may have after it inside an event: lines that
+ * are blank or start with '#' once Python's bytes.strip() whitespace is taken off their
+ * start (the rule of latentsym.io.lhe_fast._check_tags, which does not look at short
+ * runs of other bytes up to 32 either: those are refused here and numpy decides). */
 static int text_after_tag_ok(const unsigned char *buf, Py_ssize_t lo, Py_ssize_t hi) {
-    Py_ssize_t i = lo;
-    while (i < hi && buf[i] <= 32) i++;
-    if (i == hi) return 1; /* the common case */
-    for (i = lo; i < hi;) {
+    for (Py_ssize_t i = lo; i < hi;) {
         while (i < hi && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
                           buf[i] == '\x0b' || buf[i] == '\x0c'))
             i++;
