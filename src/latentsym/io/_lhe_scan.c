@@ -256,9 +256,10 @@ static inline int small_whole(double x) {
 /* a byte that separates tokens within a line */
 static inline int blank(unsigned char c) { return c <= 32 && c != '\n'; }
 
-/* The lines of the event text buf[lo:hi]. The
- * counters live in locals (o's arrays may alias nothing of them), stored back at the end. */
-static void scan_event(const unsigned char *restrict buf, Py_ssize_t lo, Py_ssize_t hi, int64_t event, Out *restrict o) {
+/* The lines of the event text buf[lo:hi]. The counters live in locals (o's arrays may
+ * alias nothing of them), stored back at the end. */
+static void scan_event(const unsigned char *restrict buf, Py_ssize_t lo, Py_ssize_t hi,
+                       int64_t event, Out *restrict o) {
     const unsigned char *p = buf + lo, *e = buf + hi;
     int64_t *restrict lines = o->lines;
     double *restrict info = o->info, *restrict floats = o->floats;
