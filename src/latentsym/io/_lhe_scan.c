@@ -46,7 +46,6 @@
 #include <emmintrin.h>
 #endif
 
-
 #if defined(__GLIBC__) || defined(__APPLE__)
 #include <locale.h>
 #if defined(__APPLE__)
@@ -364,23 +363,35 @@ static int get_buffer(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t i
     return 0;
 }
 
+/* The buffers of the n arguments of scan, check_tags and same_weights: objs[0] the text
+ * (bytes), the others arrays of 8-byte items, the last n_out of them written to. 0, or -1
+ * with an exception set and nothing held. */
+static int get_buffers(PyObject *const *objs, Py_buffer *views, int n, int n_out,
+                       const char *const *what) {
+    for (int i = 0; i < n; i++) {
+        if (get_buffer(objs[i], &views[i], i >= n - n_out, i ? 8 : 1, what[i]) < 0) {
+            while (i--) PyBuffer_Release(&views[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(Py_buffer *views, int n) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
+}
+
 static PyObject *scan(PyObject *self, PyObject *args) {
     enum { N = 7 };
     PyObject *objs[N];
     Py_buffer views[N];
     static const char *what[N] = {"buf", "body", "text_end", "info", "floats", "ints", "lines"};
-    static const int writable[N] = {0, 0, 0, 1, 1, 1, 1};
-    static const Py_ssize_t size[N] = {1, 8, 8, 8, 8, 8, 8};
-    int got = 0;
     PyObject *result = NULL;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOOOO:scan", &objs[0], &objs[1], &objs[2], &objs[3],
-                          &objs[4], &objs[5], &objs[6]))
+                          &objs[4], &objs[5], &objs[6]) ||
+        get_buffers(objs, views, N, 4, what) < 0)
         return NULL;
-    for (; got < N; got++) {
-        if (get_buffer(objs[got], &views[got], writable[got], size[got], what[got]) < 0)
-            goto done;
-    }
     const unsigned char *buf = views[0].buf;
     Py_ssize_t len = views[0].len;
     const int64_t *body = views[1].buf, *text_end = views[2].buf;
@@ -407,7 +418,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     result = Py_BuildValue("nnnii", o.n_lines, o.n_rows, o.bad, o.overflow, o.checked);
 done:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    release_buffers(views, N);
     return result;
 }
 
@@ -437,18 +448,13 @@ static PyObject *check_tags(PyObject *self, PyObject *args) {
     PyObject *objs[N];
     Py_buffer views[N];
     static const char *what[N] = {"buf", "lt", "body", "closes", "end"};
-    static const int writable[N] = {0, 0, 0, 0, 1};
-    static const Py_ssize_t size[N] = {1, 8, 8, 8, 8};
-    int got = 0, ok = 1;
+    int ok = 1;
     PyObject *result = NULL;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOO:check_tags", &objs[0], &objs[1], &objs[2], &objs[3],
-                          &objs[4]))
+                          &objs[4]) ||
+        get_buffers(objs, views, N, 1, what) < 0)
         return NULL;
-    for (; got < N; got++) {
-        if (get_buffer(objs[got], &views[got], writable[got], size[got], what[got]) < 0)
-            goto done;
-    }
     const unsigned char *buf = views[0].buf;
     Py_ssize_t len = views[0].len, nl = views[1].len / 8, n = views[2].len / 8;
     const int64_t *lt = views[1].buf, *body = views[2].buf, *closes = views[3].buf;
@@ -488,15 +494,8 @@ static PyObject *check_tags(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(ok);
 done:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    release_buffers(views, N);
     return result;
-}
-
-/* Whether the n bytes at a and b are the same (tags are short: no call to memcmp). */
-static INLINE int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t n) {
-    unsigned char differ = 0;
-    for (Py_ssize_t i = 0; i < n; i++) differ |= a[i] ^ b[i];
-    return differ == 0;
 }
 
 /* same_weights(buf, pos, value_start, value_end, width, out) -> bool: the <wgt> elements
@@ -510,19 +509,14 @@ static PyObject *same_weights(PyObject *self, PyObject *args) {
     PyObject *objs[N];
     Py_buffer views[N];
     static const char *what[N] = {"buf", "pos", "value_start", "value_end", "out"};
-    static const int writable[N] = {0, 0, 0, 0, 1};
-    static const Py_ssize_t size[N] = {1, 8, 8, 8, 8};
     Py_ssize_t width;
-    int got = 0, ok = 1;
+    int ok = 1;
     PyObject *result = NULL;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOnO:same_weights", &objs[0], &objs[1], &objs[2], &objs[3],
-                          &width, &objs[4]))
+                          &width, &objs[4]) ||
+        get_buffers(objs, views, N, 1, what) < 0)
         return NULL;
-    for (; got < N; got++) {
-        int i = got < 4 ? got : 4;
-        if (get_buffer(objs[got], &views[got], writable[i], size[i], what[i]) < 0) goto done;
-    }
     const unsigned char *buf = views[0].buf;
     Py_ssize_t len = views[0].len, m = views[1].len / 8;
     const int64_t *pos = views[1].buf, *vs = views[2].buf, *ve = views[3].buf;
@@ -536,8 +530,8 @@ static PyObject *same_weights(PyObject *self, PyObject *args) {
     for (Py_ssize_t j = 0; j < m && ok; j++) {
         Py_ssize_t f = j % width, tag = vs[j] - pos[j];
         if (pos[j] < 0 || tag <= 0 || ve[j] < vs[j] || ve[j] + 6 > len ||
-            tag != vs[f] - pos[f] || !same_bytes(buf + pos[j], buf + pos[f], tag) ||
-            !same_bytes(buf + ve[j], (const unsigned char *)"</wgt>", 6)) {
+            tag != vs[f] - pos[f] || memcmp(buf + pos[j], buf + pos[f], (size_t)tag) ||
+            memcmp(buf + ve[j], "</wgt>", 6)) {
             ok = 0;
             break;
         }
@@ -552,7 +546,7 @@ static PyObject *same_weights(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(ok);
 done:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    release_buffers(views, N);
     return result;
 }
 
